@@ -1,0 +1,84 @@
+//! A node's view of leadership, common to every protocol.
+//!
+//! Properties, the command line and the UDP runtime read leadership only
+//! through [`Leadership`], so they work the same for Bully, Ring and Raft.
+
+use serde::{Deserialize, Serialize};
+use stateright::actor::Id;
+use std::fmt;
+
+/// What a node is doing in the election, in protocol-neutral terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Follows a leader (or waits to learn of one) and takes no part in an election.
+    Follower,
+    /// Takes part in an election whose outcome it does not know yet.
+    Candidate,
+    /// Acts as the leader.
+    Leader,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        })
+    }
+}
+
+/// Implemented by every protocol's node state.
+pub trait Leadership {
+    /// The node's current role.
+    fn role(&self) -> Role;
+    /// The leader this node currently believes in (itself when it leads).
+    fn leader(&self) -> Option<Id>;
+    /// The term (Raft) or epoch the view belongs to; `None` for protocols
+    /// without one (the seed's Bully and Ring).
+    fn term(&self) -> Option<u64>;
+
+    /// A serialisable snapshot of the three fields above.
+    fn view(&self) -> LeaderView {
+        LeaderView {
+            role: self.role(),
+            leader: self.leader().map(usize::from),
+            term: self.term(),
+        }
+    }
+
+    /// True when the node is not in an election and knows a leader.
+    fn has_settled(&self) -> bool {
+        self.role() != Role::Candidate && self.leader().is_some()
+    }
+}
+
+/// A node's view of leadership as plain data: what the runtime publishes and
+/// `elect status` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeaderView {
+    pub role: Role,
+    /// Index of the believed leader.
+    pub leader: Option<usize>,
+    pub term: Option<u64>,
+}
+
+impl fmt::Display for LeaderView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<9}", self.role)?;
+        match self.leader {
+            Some(l) => write!(f, " leader n{l}")?,
+            None => write!(f, " leader -")?,
+        }
+        if let Some(t) = self.term {
+            write!(f, " term {t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Short node name used in traces and tables: `n0`, `n1`, ...
+pub fn node_name(id: Id) -> String {
+    format!("n{}", usize::from(id))
+}

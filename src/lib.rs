@@ -1,0 +1,12 @@
+//! `elect`: leader election you can trust.
+//!
+//! The Bully, Ring and Raft election algorithms as [Stateright] actors
+//! ([`protocols`]), model-checked under explicit fault models ([`model`],
+//! [`verification`]) and run unchanged over UDP.
+//!
+//! [Stateright]: https://docs.rs/stateright
+
+pub mod leadership;
+pub mod model;
+pub mod protocols;
+pub mod verification;

@@ -1,0 +1,291 @@
+//! The Bully algorithm, as the seed describes it (Garcia-Molina, 1982,
+//! without the "halt" phase).
+//!
+//! A node that suspects the coordinator — it has heard nothing from it for
+//! the leader timeout — or that has just started or recovered holds an
+//! election: it sends ELECTION to every node with a higher id. A higher node
+//! that receives ELECTION answers OK and holds its own election; the sender is
+//! then out of the running and waits for a COORDINATOR message. A node that
+//! gets no OK within the reply timeout has won: it becomes coordinator and
+//! announces itself with COORDINATOR to every node. The coordinator repeats
+//! that announcement every heartbeat period; it is the followers' heartbeat.
+//! A node that hears COORDINATOR from a lower id bullies it: it holds an
+//! election of its own, which it wins unless a still higher node answers.
+//!
+//! Nothing is persisted: the algorithm has no state worth keeping across a
+//! crash, and a recovering node simply holds an election.
+
+use super::{Cluster, MaybeId, Protocol, ProtocolKind};
+use crate::leadership::{Leadership, Role};
+use crate::model::{properties, ElectionModel};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Actor, Id, Out};
+use stateright::Property;
+use std::borrow::Cow;
+use std::fmt;
+
+// ---------------------------------------------------------------- messages
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BullyMsg {
+    /// "I am holding an election": sent to every higher id.
+    Election,
+    /// "I am alive and higher than you": the answer to ELECTION.
+    Ok,
+    /// "I am the coordinator": sent to all on winning, and every heartbeat.
+    Coordinator,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BullyTimer {
+    /// Coordinator: time to announce itself again.
+    Heartbeat,
+    /// Follower: the coordinator has been silent for too long.
+    LeaderTimeout,
+    /// Electing: no higher node answered OK in time, so this node has won.
+    AnswerTimeout,
+    /// Waiting: a higher node answered OK but never announced itself.
+    CoordinatorTimeout,
+}
+
+// ------------------------------------------------------------------- state
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BullyRole {
+    /// Knows a coordinator and watches it.
+    Follower,
+    /// Sent ELECTION to the higher nodes; waits for an OK.
+    Electing,
+    /// Received OK; waits for the winner's COORDINATOR.
+    Waiting,
+    /// Is the coordinator.
+    Coordinator,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BullyState {
+    pub role: BullyRole,
+    /// The coordinator this node follows (itself when coordinator); none
+    /// while an election is under way.
+    pub coordinator: Option<Id>,
+}
+
+// ---------------------------------------------------------------- handlers
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Bully {
+    cluster: Cluster,
+}
+
+impl Bully {
+    fn higher(&self, me: Id) -> impl Iterator<Item = Id> + '_ {
+        self.cluster.peers(me).filter(move |&id| id > me)
+    }
+
+    fn hold_election(&self, me: Id, state: &mut BullyState, o: &mut Out<Self>) {
+        self.stop_timers(o);
+        if self.higher(me).next().is_none() {
+            // Nobody can answer OK: the highest id wins at once.
+            return self.become_coordinator(me, state, o);
+        }
+        state.role = BullyRole::Electing;
+        state.coordinator = None;
+        for peer in self.higher(me) {
+            o.send(peer, BullyMsg::Election);
+        }
+        o.set_timer(BullyTimer::AnswerTimeout, self.cluster.timeouts.reply_range());
+    }
+
+    fn become_coordinator(&self, me: Id, state: &mut BullyState, o: &mut Out<Self>) {
+        self.stop_timers(o);
+        state.role = BullyRole::Coordinator;
+        state.coordinator = Some(me);
+        self.announce(me, o);
+    }
+
+    fn announce(&self, me: Id, o: &mut Out<Self>) {
+        for peer in self.cluster.peers(me) {
+            o.send(peer, BullyMsg::Coordinator);
+        }
+        o.set_timer(BullyTimer::Heartbeat, self.cluster.timeouts.heartbeat_range());
+    }
+
+    fn follow(&self, coordinator: Id, state: &mut BullyState, o: &mut Out<Self>) {
+        self.stop_timers(o);
+        state.role = BullyRole::Follower;
+        state.coordinator = Some(coordinator);
+        o.set_timer(BullyTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+    }
+
+    /// Each role owns one timer; changing role cancels the others.
+    fn stop_timers(&self, o: &mut Out<Self>) {
+        o.cancel_timer(BullyTimer::Heartbeat);
+        o.cancel_timer(BullyTimer::LeaderTimeout);
+        o.cancel_timer(BullyTimer::AnswerTimeout);
+        o.cancel_timer(BullyTimer::CoordinatorTimeout);
+    }
+}
+
+impl Actor for Bully {
+    type Msg = BullyMsg;
+    type Timer = BullyTimer;
+    type State = BullyState;
+    type Storage = ();
+    type Random = ();
+
+    fn on_start(&self, me: Id, _storage: &Option<()>, o: &mut Out<Self>) -> BullyState {
+        // Starting and recovering are the same: hold an election.
+        let mut state = BullyState {
+            role: BullyRole::Electing,
+            coordinator: None,
+        };
+        self.hold_election(me, &mut state, o);
+        state
+    }
+
+    fn on_msg(
+        &self,
+        me: Id,
+        state: &mut Cow<BullyState>,
+        src: Id,
+        msg: BullyMsg,
+        o: &mut Out<Self>,
+    ) {
+        // Every delivery consumes its message, even one that changes nothing.
+        let state = state.to_mut();
+        match msg {
+            BullyMsg::Election => {
+                if src > me {
+                    return; // only lower nodes send ELECTION to us
+                }
+                o.send(src, BullyMsg::Ok);
+                match state.role {
+                    BullyRole::Follower => self.hold_election(me, state, o),
+                    // Already the coordinator: remind the challenger.
+                    BullyRole::Coordinator => o.send(src, BullyMsg::Coordinator),
+                    BullyRole::Electing | BullyRole::Waiting => {}
+                }
+            }
+            BullyMsg::Ok => {
+                if state.role == BullyRole::Electing && src > me {
+                    self.stop_timers(o);
+                    state.role = BullyRole::Waiting;
+                    o.set_timer(
+                        BullyTimer::CoordinatorTimeout,
+                        self.cluster.timeouts.election.clone(),
+                    );
+                }
+            }
+            BullyMsg::Coordinator => {
+                if src > me {
+                    if state.role == BullyRole::Follower && state.coordinator == Some(src) {
+                        // A heartbeat from the coordinator we follow.
+                        o.set_timer(BullyTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+                    } else {
+                        self.follow(src, state, o);
+                    }
+                } else if state.role != BullyRole::Electing && state.role != BullyRole::Waiting {
+                    // A lower node claims to coordinate: bully it.
+                    self.hold_election(me, state, o);
+                }
+            }
+        }
+    }
+
+    fn on_timeout(&self, me: Id, state: &mut Cow<BullyState>, timer: &BullyTimer, o: &mut Out<Self>) {
+        match (timer, state.role) {
+            (BullyTimer::Heartbeat, BullyRole::Coordinator) => self.announce(me, o),
+            (BullyTimer::LeaderTimeout, BullyRole::Follower)
+            | (BullyTimer::CoordinatorTimeout, BullyRole::Waiting) => {
+                self.hold_election(me, state.to_mut(), o)
+            }
+            (BullyTimer::AnswerTimeout, BullyRole::Electing) => {
+                self.become_coordinator(me, state.to_mut(), o)
+            }
+            _ => {} // a stale timer of a role this node has left
+        }
+    }
+
+    fn name(&self) -> String {
+        "bully".into()
+    }
+}
+
+impl Protocol for Bully {
+    const KIND: ProtocolKind = ProtocolKind::Bully;
+
+    fn new(cluster: Cluster) -> Self {
+        Bully { cluster }
+    }
+
+    fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    fn properties() -> Vec<Property<ElectionModel<Self>>> {
+        properties_list()
+    }
+
+    fn message_kind(msg: &BullyMsg) -> &'static str {
+        match msg {
+            BullyMsg::Election => "Election",
+            BullyMsg::Ok => "Ok",
+            BullyMsg::Coordinator => "Coordinator",
+        }
+    }
+}
+
+impl Leadership for BullyState {
+    fn role(&self) -> Role {
+        match self.role {
+            BullyRole::Follower => Role::Follower,
+            BullyRole::Electing | BullyRole::Waiting => Role::Candidate,
+            BullyRole::Coordinator => Role::Leader,
+        }
+    }
+
+    fn leader(&self) -> Option<Id> {
+        self.coordinator
+    }
+
+    fn term(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl fmt::Debug for BullyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} coordinator {}", self.role, MaybeId(self.coordinator))
+    }
+}
+
+// -------------------------------------------------------------- properties
+
+/// The properties checked for Bully.
+///
+/// - `single leader` (always): at most one live node acts as coordinator.
+/// - `agreement` (always): live nodes that have finished an election and
+///   follow a live coordinator all follow the same one.
+///
+/// Both hold when the network is reliable (no loss), timing is timely (a
+/// timeout fires only when no message is in flight) and crashed nodes stay
+/// down (crash-stop). They fail — split brain — when a timeout can fire while
+/// an OK is still in flight (asynchronous timing), when an OK can be lost, and
+/// when a higher node recovers: it wins at once and coordinates while the old
+/// coordinator has not yet heard of it. The checker prints each of these
+/// counterexamples.
+fn properties_list() -> Vec<Property<ElectionModel<Bully>>> {
+    vec![
+        Property::always("single leader", properties::single_live_leader::<Bully>),
+        Property::always("agreement", properties::settled_nodes_agree::<Bully>),
+        Property::sometimes("a leader is elected", properties::leader_elected::<Bully>),
+        Property::sometimes(
+            "a new leader after the leader crashed",
+            properties::reelected_after_crash::<Bully>,
+        ),
+        Property::eventually(
+            "eventually one leader known to all",
+            properties::one_leader_known_to_all::<Bully>,
+        ),
+    ]
+}

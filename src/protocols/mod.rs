@@ -1,0 +1,192 @@
+//! The verified protocol cores.
+//!
+//! Each protocol is a [`stateright::actor::Actor`]: a pure state machine that
+//! sees only its own state, its [`Cluster`] configuration and the messages and
+//! timers it receives. The model checker and the UDP runtime drive the very
+//! same values of these types.
+
+pub mod bully;
+pub mod raft;
+pub mod ring;
+
+use crate::leadership::Leadership;
+use crate::model::{ElectionModel, System};
+use stateright::Property;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use stateright::actor::{Actor, Id};
+use std::fmt::{self, Debug};
+use std::hash::Hash;
+use std::ops::Range;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// What every node of a cluster is configured with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Cluster {
+    /// Number of nodes; node ids are `0..size`.
+    pub size: usize,
+    pub timeouts: Timeouts,
+}
+
+impl Cluster {
+    pub fn new(size: usize, timeouts: Timeouts) -> Self {
+        Cluster { size, timeouts }
+    }
+
+    /// Every node id, in ascending order.
+    pub fn members(&self) -> impl Iterator<Item = Id> + '_ {
+        (0..self.size).map(Id::from)
+    }
+
+    /// Every node id except `me`.
+    pub fn peers(&self, me: Id) -> impl Iterator<Item = Id> + '_ {
+        self.members().filter(move |&id| id != me)
+    }
+
+    /// Smallest number of nodes that forms a majority.
+    pub fn quorum(&self) -> usize {
+        self.size / 2 + 1
+    }
+}
+
+/// Timer durations. The model checker lets timers fire at any moment (or, in
+/// the timely model, whenever the network is quiet); the UDP runtime honours
+/// these durations, drawing each timeout at random from its range.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// Period of a leader's heartbeat.
+    pub heartbeat: Duration,
+    /// How long a node waits without hearing from a leader before it starts
+    /// an election (Raft's randomised election timeout).
+    pub election: Range<Duration>,
+    /// How long a node waits for a direct answer (Bully's OK, Ring's ack).
+    pub reply: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            heartbeat: Duration::from_millis(50),
+            election: Duration::from_millis(500)..Duration::from_millis(1000),
+            reply: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The heartbeat period as a (degenerate) timer range.
+    pub fn heartbeat_range(&self) -> Range<Duration> {
+        self.heartbeat..self.heartbeat
+    }
+
+    /// The reply timeout as a (degenerate) timer range.
+    pub fn reply_range(&self) -> Range<Duration> {
+        self.reply..self.reply
+    }
+}
+
+/// The algorithms `elect` implements, as named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolKind {
+    Bully,
+    Ring,
+    Raft,
+}
+
+impl ProtocolKind {
+    pub const ALL: [ProtocolKind; 3] = [ProtocolKind::Bully, ProtocolKind::Ring, ProtocolKind::Raft];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::Bully => "bully",
+            ProtocolKind::Ring => "ring",
+            ProtocolKind::Raft => "raft",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ProtocolKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bully" => Ok(ProtocolKind::Bully),
+            "ring" => Ok(ProtocolKind::Ring),
+            "raft" => Ok(ProtocolKind::Raft),
+            other => Err(format!("unknown protocol '{other}' (expected bully, ring or raft)")),
+        }
+    }
+}
+
+/// What the model checker, the CLI and the runtime need from a protocol
+/// beyond [`Actor`]: a constructor from the cluster configuration, serde for
+/// everything that crosses a socket or a disk, and leadership introspection.
+pub trait Protocol:
+    Actor<
+        State: Leadership + Ord + Send + Sync + Serialize,
+        Msg: Ord + Send + Sync + Serialize + DeserializeOwned,
+        Timer: Ord + Send + Sync + Serialize,
+        Storage: Send + Sync + Serialize + DeserializeOwned,
+        Random: Send + Sync + Serialize,
+    > + Clone
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: ProtocolKind;
+
+    /// The node program every member of `cluster` runs.
+    fn new(cluster: Cluster) -> Self;
+
+    /// The cluster this node belongs to.
+    fn cluster(&self) -> &Cluster;
+
+    /// A short name for a message's type, for counters and traces.
+    fn message_kind(msg: &Self::Msg) -> &'static str;
+
+    /// The properties the model checker checks for this protocol, each
+    /// documented where it is defined.
+    fn properties() -> Vec<Property<ElectionModel<Self>>>;
+
+    /// A canonical representative of a state's symmetry class, for protocols
+    /// in which every node plays the same part (Raft). Bully and Ring order
+    /// nodes by id, so permuting ids changes their behaviour: `None`.
+    fn symmetry() -> Option<fn(&System<Self>) -> System<Self>> {
+        None
+    }
+}
+
+/// Writes `n3`-style names for a list of ids.
+pub(crate) struct Ids<'a>(pub &'a [Id]);
+
+impl Debug for Ids<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, id) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "n{}", usize::from(*id))?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// `n3` or `-`.
+pub(crate) struct MaybeId(pub Option<Id>);
+
+impl fmt::Display for MaybeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, "n{}", usize::from(id)),
+            None => f.write_str("-"),
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Raft's leader election (Ongaro and Ousterhout, "In Search of an
+//! Understandable Consensus Algorithm", section 5.2), without the log.
+//!
+//! Time is divided into terms. A follower that hears from no leader for a
+//! randomised election timeout becomes a candidate: it increments its term,
+//! votes for itself and asks every peer for a vote. A node grants at most one
+//! vote per term, and persists its term and vote before it answers. A
+//! candidate with votes from a majority becomes leader and sends empty
+//! AppendEntries as heartbeats. Any message from a higher term makes the
+//! receiver adopt that term and step down to follower.
+
+use super::{Cluster, MaybeId, Protocol, ProtocolKind};
+use crate::leadership::{Leadership, Role};
+use crate::model::{properties, ElectionModel, System};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Actor, Id, Out};
+use stateright::{Property, Representative, Rewrite, RewritePlan};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+
+// ---------------------------------------------------------------- messages
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RaftMsg {
+    /// A candidate asks for a vote in `term`.
+    RequestVote { term: u64 },
+    /// The answer to a RequestVote. Only sent when it tells the candidate
+    /// something: a granted vote, or a refusal from a higher term (which makes
+    /// the candidate step down). A refusal in the candidate's own term is
+    /// silent, as it would change nothing.
+    Vote { term: u64, granted: bool },
+    /// The leader's heartbeat (AppendEntries without entries).
+    AppendEntries { term: u64 },
+    /// A follower's answer to a heartbeat from a stale term, carrying the
+    /// follower's newer term so the old leader steps down. Heartbeats from the
+    /// current term need no answer for election alone.
+    AppendEntriesReply { term: u64 },
+}
+
+impl RaftMsg {
+    pub fn term(&self) -> u64 {
+        match *self {
+            RaftMsg::RequestVote { term }
+            | RaftMsg::Vote { term, .. }
+            | RaftMsg::AppendEntries { term }
+            | RaftMsg::AppendEntriesReply { term } => term,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RaftTimer {
+    /// Randomised election timeout of followers and candidates.
+    Election,
+    /// The leader's heartbeat period.
+    Heartbeat,
+}
+
+/// What survives a crash: Raft's persistent state (minus the log).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RaftStorage {
+    pub current_term: u64,
+    pub voted_for: Option<Id>,
+}
+
+// ------------------------------------------------------------------- state
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RaftRole {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RaftState {
+    pub term: u64,
+    pub voted_for: Option<Id>,
+    pub role: RaftRole,
+    /// The leader of `term` as far as this node knows (itself when leading).
+    pub leader: Option<Id>,
+    /// Votes received in `term`; only kept while a candidate.
+    pub votes: BTreeSet<Id>,
+}
+
+impl RaftState {
+    fn storage(&self) -> RaftStorage {
+        RaftStorage {
+            current_term: self.term,
+            voted_for: self.voted_for,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- handlers
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Raft {
+    cluster: Cluster,
+}
+
+impl Raft {
+    /// Adopts a higher term: forget the vote and the leader, become follower,
+    /// and persist the new term before anything is sent.
+    fn step_down(&self, state: &mut RaftState, term: u64, o: &mut Out<Self>) {
+        let was_leader = state.role == RaftRole::Leader;
+        state.term = term;
+        state.voted_for = None;
+        state.role = RaftRole::Follower;
+        state.leader = None;
+        state.votes.clear();
+        o.save(state.storage());
+        if was_leader {
+            o.cancel_timer(RaftTimer::Heartbeat);
+            o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+        }
+    }
+
+    fn start_election(&self, me: Id, state: &mut RaftState, o: &mut Out<Self>) {
+        state.term += 1;
+        state.role = RaftRole::Candidate;
+        state.voted_for = Some(me);
+        state.leader = None;
+        state.votes = BTreeSet::from([me]);
+        o.save(state.storage());
+        o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+        let request = RaftMsg::RequestVote { term: state.term };
+        for peer in self.cluster.peers(me) {
+            o.send(peer, request.clone());
+        }
+        self.win_if_quorum(me, state, o);
+    }
+
+    fn win_if_quorum(&self, me: Id, state: &mut RaftState, o: &mut Out<Self>) {
+        if state.role != RaftRole::Candidate || state.votes.len() < self.cluster.quorum() {
+            return;
+        }
+        state.role = RaftRole::Leader;
+        state.leader = Some(me);
+        state.votes.clear();
+        o.cancel_timer(RaftTimer::Election);
+        self.send_heartbeats(me, state, o);
+    }
+
+    fn send_heartbeats(&self, me: Id, state: &RaftState, o: &mut Out<Self>) {
+        let heartbeat = RaftMsg::AppendEntries { term: state.term };
+        for peer in self.cluster.peers(me) {
+            o.send(peer, heartbeat.clone());
+        }
+        o.set_timer(RaftTimer::Heartbeat, self.cluster.timeouts.heartbeat_range());
+    }
+}
+
+impl Actor for Raft {
+    type Msg = RaftMsg;
+    type Timer = RaftTimer;
+    type State = RaftState;
+    type Storage = RaftStorage;
+    type Random = ();
+
+    fn on_start(&self, _id: Id, storage: &Option<RaftStorage>, o: &mut Out<Self>) -> RaftState {
+        // After a crash, term and vote come back from stable storage: a node
+        // that forgot its vote could vote twice in one term.
+        let (term, voted_for) = storage
+            .as_ref()
+            .map_or((0, None), |s| (s.current_term, s.voted_for));
+        o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+        RaftState {
+            term,
+            voted_for,
+            role: RaftRole::Follower,
+            leader: None,
+            votes: BTreeSet::new(),
+        }
+    }
+
+    fn on_msg(
+        &self,
+        me: Id,
+        state: &mut Cow<RaftState>,
+        src: Id,
+        msg: RaftMsg,
+        o: &mut Out<Self>,
+    ) {
+        // Every delivery consumes its message, even one that changes nothing.
+        let state = state.to_mut();
+        if msg.term() > state.term {
+            self.step_down(state, msg.term(), o);
+        }
+        match msg {
+            RaftMsg::RequestVote { term } => {
+                if term < state.term {
+                    o.send(
+                        src,
+                        RaftMsg::Vote {
+                            term: state.term,
+                            granted: false,
+                        },
+                    );
+                } else if state.voted_for.is_none() || state.voted_for == Some(src) {
+                    state.voted_for = Some(src);
+                    // The vote is durable before the reply that depends on it.
+                    o.save(state.storage());
+                    o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+                    o.send(
+                        src,
+                        RaftMsg::Vote {
+                            term,
+                            granted: true,
+                        },
+                    );
+                }
+            }
+            RaftMsg::Vote { term, granted } => {
+                if granted && term == state.term && state.role == RaftRole::Candidate {
+                    state.votes.insert(src);
+                    self.win_if_quorum(me, state, o);
+                }
+            }
+            RaftMsg::AppendEntries { term } => {
+                if term < state.term {
+                    o.send(src, RaftMsg::AppendEntriesReply { term: state.term });
+                } else if state.role != RaftRole::Leader {
+                    // Two leaders in one term cannot happen (election
+                    // safety), so a leader never reaches this branch.
+                    state.role = RaftRole::Follower;
+                    state.leader = Some(src);
+                    state.votes.clear();
+                    o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+                }
+            }
+            // A reply from a higher term already made us step down above.
+            RaftMsg::AppendEntriesReply { .. } => {}
+        }
+    }
+
+    fn on_timeout(&self, me: Id, state: &mut Cow<RaftState>, timer: &RaftTimer, o: &mut Out<Self>) {
+        match timer {
+            RaftTimer::Election => {
+                if state.role != RaftRole::Leader {
+                    self.start_election(me, state.to_mut(), o);
+                }
+            }
+            RaftTimer::Heartbeat => {
+                if state.role == RaftRole::Leader {
+                    self.send_heartbeats(me, state, o);
+                }
+            }
+        }
+    }
+
+    fn name(&self) -> String {
+        "raft".into()
+    }
+}
+
+impl Protocol for Raft {
+    const KIND: ProtocolKind = ProtocolKind::Raft;
+
+    fn new(cluster: Cluster) -> Self {
+        Raft { cluster }
+    }
+
+    fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    fn properties() -> Vec<Property<ElectionModel<Self>>> {
+        properties_list()
+    }
+
+    fn symmetry() -> Option<fn(&System<Self>) -> System<Self>> {
+        Some(Representative::representative)
+    }
+
+    fn message_kind(msg: &RaftMsg) -> &'static str {
+        match msg {
+            RaftMsg::RequestVote { .. } => "RequestVote",
+            RaftMsg::Vote { .. } => "Vote",
+            RaftMsg::AppendEntries { .. } => "AppendEntries",
+            RaftMsg::AppendEntriesReply { .. } => "AppendEntriesReply",
+        }
+    }
+}
+
+impl Leadership for RaftState {
+    fn role(&self) -> Role {
+        match self.role {
+            RaftRole::Follower => Role::Follower,
+            RaftRole::Candidate => Role::Candidate,
+            RaftRole::Leader => Role::Leader,
+        }
+    }
+
+    fn leader(&self) -> Option<Id> {
+        self.leader
+    }
+
+    fn term(&self) -> Option<u64> {
+        Some(self.term)
+    }
+}
+
+impl fmt::Debug for RaftState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} term {} leader {} voted {}",
+            self.role,
+            self.term,
+            MaybeId(self.leader),
+            MaybeId(self.voted_for)
+        )?;
+        if self.role == RaftRole::Candidate {
+            write!(f, " votes {:?}", super::Ids(&self.votes.iter().copied().collect::<Vec<_>>()))?;
+        }
+        Ok(())
+    }
+}
+
+// Symmetry reduction: Raft treats all nodes alike, so states that differ only
+// by a permutation of node ids are equivalent.
+impl Rewrite<Id> for RaftState {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        RaftState {
+            term: self.term,
+            voted_for: self.voted_for.rewrite(plan),
+            role: self.role,
+            leader: self.leader.rewrite(plan),
+            votes: self.votes.rewrite(plan),
+        }
+    }
+}
+
+impl Rewrite<Id> for RaftMsg {
+    fn rewrite<S>(&self, _plan: &RewritePlan<Id, S>) -> Self {
+        self.clone()
+    }
+}
+
+impl Rewrite<Id> for RaftStorage {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        RaftStorage {
+            current_term: self.current_term,
+            voted_for: self.voted_for.rewrite(plan),
+        }
+    }
+}
+
+// -------------------------------------------------------------- properties
+
+/// The properties checked for Raft.
+///
+/// - `election safety` (always): at most one node is ever leader in a given
+///   term, over the whole execution (the model records every (term, leader)
+///   pair it has seen, so a leader that has since stepped down or crashed
+///   still counts). Holds under every fault model the checker offers — loss,
+///   duplication, reordering, crash and recovery with persisted term and vote,
+///   asynchronous timing — because each node votes at most once per term and
+///   a leader needs a majority of votes.
+/// - the sanity examples and the (incomplete) liveness check shared by every
+///   protocol, see [`properties`].
+fn properties_list() -> Vec<Property<ElectionModel<Raft>>> {
+    vec![
+        Property::always("election safety", properties::one_leader_per_term::<Raft>),
+        Property::sometimes("a leader is elected", properties::leader_elected::<Raft>),
+        Property::sometimes(
+            "a new leader after the leader crashed",
+            properties::reelected_after_crash::<Raft>,
+        ),
+        Property::eventually(
+            "eventually one leader known to all",
+            properties::one_leader_known_to_all::<Raft>,
+        ),
+    ]
+}

@@ -1,0 +1,348 @@
+//! The Ring algorithm, as the seed describes it (Chang and Roberts' ring
+//! without message suppression, in the form Tanenbaum teaches).
+//!
+//! The nodes form a logical ring ordered by id: the successor of node `i` is
+//! `i + 1`, and the last node's successor is node 0. A node that suspects the
+//! leader (it has heard nothing from it for the leader timeout) starts an
+//! election: it hands an ELECTION token carrying its own id to its successor.
+//! Each node appends its id and hands the token on. Every hand-over is
+//! acknowledged; a node whose successor does not acknowledge within the reply
+//! timeout considers it dead and hands the token to the next node instead.
+//! When the token returns to its initiator, it lists every live node; the
+//! initiator picks the highest id as leader and circulates a COORDINATOR token
+//! the same way. The leader sends a heartbeat to every node each period.
+//!
+//! If the initiator itself dies, the node that would hand the token back to it
+//! a second time completes the election in its place. Nothing is persisted.
+
+use super::{Cluster, Ids, MaybeId, Protocol, ProtocolKind};
+use crate::leadership::{Leadership, Role};
+use crate::model::{properties, ElectionModel};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Actor, Id, Out};
+use stateright::Property;
+use std::borrow::Cow;
+use std::fmt;
+
+// ---------------------------------------------------------------- messages
+
+/// A token that travels around the ring.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Token {
+    /// The ids of the live nodes the election has passed, initiator first.
+    Election { ids: Vec<Id> },
+    /// The elected leader, and the nodes the announcement has passed.
+    Coordinator { leader: Id, ids: Vec<Id> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RingMsg {
+    /// A token handed to the successor.
+    Pass(Token),
+    /// The successor confirms it received the token.
+    Ack(Token),
+    /// The leader's heartbeat.
+    Alive,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RingTimer {
+    /// Leader: time to send a heartbeat.
+    Heartbeat,
+    /// Follower: the leader has been silent for too long.
+    LeaderTimeout,
+    /// A token handed on has not been acknowledged: skip that successor.
+    AckTimeout,
+    /// Participant: the election never produced a COORDINATOR; start again.
+    ElectionTimeout,
+}
+
+// ------------------------------------------------------------------- state
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RingRole {
+    Follower,
+    /// Has passed an ELECTION token and waits for the COORDINATOR.
+    Participant,
+    Leader,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RingState {
+    pub role: RingRole,
+    pub leader: Option<Id>,
+    /// Tokens handed on but not yet acknowledged, with the node each was
+    /// handed to.
+    pub unacked: Vec<(Token, Id)>,
+}
+
+// ---------------------------------------------------------------- handlers
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ring {
+    cluster: Cluster,
+}
+
+impl Ring {
+    /// The next node after `id` in the logical ring.
+    pub fn successor(&self, id: Id) -> Id {
+        Id::from((usize::from(id) + 1) % self.cluster.size)
+    }
+
+    fn start_election(&self, me: Id, state: &mut RingState, o: &mut Out<Self>) {
+        self.participate(state, o);
+        self.route(me, Token::Election { ids: vec![me] }, self.successor(me), state, o);
+    }
+
+    fn participate(&self, state: &mut RingState, o: &mut Out<Self>) {
+        state.role = RingRole::Participant;
+        state.leader = None;
+        o.cancel_timer(RingTimer::Heartbeat);
+        o.cancel_timer(RingTimer::LeaderTimeout);
+        o.set_timer(RingTimer::ElectionTimeout, self.cluster.timeouts.election.clone());
+    }
+
+    /// Hands `token` to `target`, unless the token has already been there:
+    /// then the ring is closed and the token has done its work.
+    fn route(&self, me: Id, token: Token, target: Id, state: &mut RingState, o: &mut Out<Self>) {
+        match &token {
+            Token::Election { ids } => {
+                if target == ids[0] && target != me {
+                    // Back to the initiator, who picks the leader.
+                    self.hand_over(token, target, state, o);
+                } else if ids.contains(&target) {
+                    // The initiator is dead (or we are it): the token lists
+                    // every live node, so decide here.
+                    let leader = ids.iter().copied().max().unwrap_or(me);
+                    self.announce(me, leader, state, o);
+                } else {
+                    self.hand_over(token, target, state, o);
+                }
+            }
+            Token::Coordinator { ids, .. } => {
+                if !ids.contains(&target) {
+                    self.hand_over(token, target, state, o);
+                }
+            }
+        }
+    }
+
+    fn hand_over(&self, token: Token, target: Id, state: &mut RingState, o: &mut Out<Self>) {
+        o.send(target, RingMsg::Pass(token.clone()));
+        state.unacked.push((token, target));
+        o.set_timer(RingTimer::AckTimeout, self.cluster.timeouts.reply_range());
+    }
+
+    /// Adopts `leader` and starts the COORDINATOR token from here.
+    fn announce(&self, me: Id, leader: Id, state: &mut RingState, o: &mut Out<Self>) {
+        self.accept(me, leader, state, o);
+        let token = Token::Coordinator {
+            leader,
+            ids: vec![me],
+        };
+        self.route(me, token, self.successor(me), state, o);
+    }
+
+    fn accept(&self, me: Id, leader: Id, state: &mut RingState, o: &mut Out<Self>) {
+        state.leader = Some(leader);
+        o.cancel_timer(RingTimer::ElectionTimeout);
+        if leader == me {
+            state.role = RingRole::Leader;
+            o.cancel_timer(RingTimer::LeaderTimeout);
+            self.send_heartbeats(me, o);
+        } else {
+            state.role = RingRole::Follower;
+            o.cancel_timer(RingTimer::Heartbeat);
+            o.set_timer(RingTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+        }
+    }
+
+    fn send_heartbeats(&self, me: Id, o: &mut Out<Self>) {
+        for peer in self.cluster.peers(me) {
+            o.send(peer, RingMsg::Alive);
+        }
+        o.set_timer(RingTimer::Heartbeat, self.cluster.timeouts.heartbeat_range());
+    }
+
+    fn receive(&self, me: Id, token: Token, state: &mut RingState, o: &mut Out<Self>) {
+        match token {
+            Token::Election { mut ids } => {
+                if ids[0] == me {
+                    let leader = ids.iter().copied().max().unwrap_or(me);
+                    self.announce(me, leader, state, o);
+                } else if !ids.contains(&me) {
+                    ids.push(me);
+                    self.participate(state, o);
+                    self.route(me, Token::Election { ids }, self.successor(me), state, o);
+                }
+                // else: a token that lost its initiator and came round again;
+                // drop it, the election timeout starts a fresh one.
+            }
+            Token::Coordinator { leader, mut ids } => {
+                if !ids.contains(&me) {
+                    self.accept(me, leader, state, o);
+                    ids.push(me);
+                    self.route(me, Token::Coordinator { leader, ids }, self.successor(me), state, o);
+                }
+            }
+        }
+    }
+}
+
+impl Actor for Ring {
+    type Msg = RingMsg;
+    type Timer = RingTimer;
+    type State = RingState;
+    type Storage = ();
+    type Random = ();
+
+    fn on_start(&self, _id: Id, _storage: &Option<()>, o: &mut Out<Self>) -> RingState {
+        // No leader is known yet: the leader timeout starts the first election.
+        o.set_timer(RingTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+        RingState {
+            role: RingRole::Follower,
+            leader: None,
+            unacked: Vec::new(),
+        }
+    }
+
+    fn on_msg(&self, me: Id, state: &mut Cow<RingState>, src: Id, msg: RingMsg, o: &mut Out<Self>) {
+        // Every delivery consumes its message, even one that changes nothing.
+        let state = state.to_mut();
+        match msg {
+            RingMsg::Pass(token) => {
+                o.send(src, RingMsg::Ack(token.clone()));
+                self.receive(me, token, state, o);
+            }
+            RingMsg::Ack(token) => {
+                if let Some(i) = state.unacked.iter().position(|(t, to)| *t == token && *to == src) {
+                    state.unacked.remove(i);
+                    if state.unacked.is_empty() {
+                        o.cancel_timer(RingTimer::AckTimeout);
+                    }
+                }
+            }
+            RingMsg::Alive => {
+                if state.role == RingRole::Follower && state.leader == Some(src) {
+                    o.set_timer(RingTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+                }
+            }
+        }
+    }
+
+    fn on_timeout(&self, me: Id, state: &mut Cow<RingState>, timer: &RingTimer, o: &mut Out<Self>) {
+        match (timer, state.role) {
+            (RingTimer::Heartbeat, RingRole::Leader) => self.send_heartbeats(me, o),
+            (RingTimer::LeaderTimeout, RingRole::Follower)
+            | (RingTimer::ElectionTimeout, RingRole::Participant) => {
+                self.start_election(me, state.to_mut(), o)
+            }
+            (RingTimer::AckTimeout, _) => {
+                // Every successor that did not acknowledge is presumed dead:
+                // hand its token to the node after it.
+                let state = state.to_mut();
+                for (token, dead) in std::mem::take(&mut state.unacked) {
+                    self.route(me, token, self.successor(dead), state, o);
+                }
+            }
+            _ => {} // a stale timer of a role this node has left
+        }
+    }
+
+    fn name(&self) -> String {
+        "ring".into()
+    }
+}
+
+impl Protocol for Ring {
+    const KIND: ProtocolKind = ProtocolKind::Ring;
+
+    fn new(cluster: Cluster) -> Self {
+        Ring { cluster }
+    }
+
+    fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    fn properties() -> Vec<Property<ElectionModel<Self>>> {
+        properties_list()
+    }
+
+    fn message_kind(msg: &RingMsg) -> &'static str {
+        match msg {
+            RingMsg::Pass(Token::Election { .. }) => "Election",
+            RingMsg::Pass(Token::Coordinator { .. }) => "Coordinator",
+            RingMsg::Ack(_) => "Ack",
+            RingMsg::Alive => "Alive",
+        }
+    }
+}
+
+impl Leadership for RingState {
+    fn role(&self) -> Role {
+        match self.role {
+            RingRole::Follower => Role::Follower,
+            RingRole::Participant => Role::Candidate,
+            RingRole::Leader => Role::Leader,
+        }
+    }
+
+    fn leader(&self) -> Option<Id> {
+        self.leader
+    }
+
+    fn term(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Token::Election { ids } => write!(f, "Election{:?}", Ids(ids)),
+            Token::Coordinator { leader, ids } => {
+                write!(f, "Coordinator({}){:?}", MaybeId(Some(*leader)), Ids(ids))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RingState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} leader {}", self.role, MaybeId(self.leader))?;
+        for (token, to) in &self.unacked {
+            write!(f, " unacked {token:?}→{}", MaybeId(Some(*to)))?;
+        }
+        Ok(())
+    }
+}
+
+// -------------------------------------------------------------- properties
+
+/// The properties checked for Ring.
+///
+/// - `single leader` (always): at most one live node acts as leader.
+/// - `agreement` (always): live nodes that have finished an election and
+///   follow a live leader all follow the same one.
+///
+/// Both hold on a reliable network with timely timing (an ack timeout fires
+/// only when no message is in flight, so only dead successors are skipped)
+/// and crash-stop failures. They fail — split brain — when an ack timeout can
+/// fire while the ack is still in flight or the ack is lost (a live node is
+/// skipped and left out of the election), and when a higher node recovers.
+fn properties_list() -> Vec<Property<ElectionModel<Ring>>> {
+    vec![
+        Property::always("single leader", properties::single_live_leader::<Ring>),
+        Property::always("agreement", properties::settled_nodes_agree::<Ring>),
+        Property::sometimes("a leader is elected", properties::leader_elected::<Ring>),
+        Property::sometimes(
+            "a new leader after the leader crashed",
+            properties::reelected_after_crash::<Ring>,
+        ),
+        Property::eventually(
+            "eventually one leader known to all",
+            properties::one_leader_known_to_all::<Ring>,
+        ),
+    ]
+}

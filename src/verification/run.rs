@@ -1,0 +1,352 @@
+//! Running the model checker on one configuration and saying precisely what
+//! it established.
+
+use super::trace::Trace;
+use crate::model::{Action, ElectionModel, ModelConfig, System};
+use crate::protocols::bully::Bully;
+use crate::protocols::raft::Raft;
+use crate::protocols::ring::Ring;
+use crate::protocols::{Protocol, ProtocolKind};
+use serde::{Deserialize, Serialize};
+use stateright::{Checker, Expectation, Model, Path};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// How the state space is searched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Breadth first: shortest counterexamples; keeps the frontier in memory.
+    Bfs,
+    /// Depth first: little memory; enables symmetry reduction.
+    Dfs,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckOptions {
+    pub strategy: Strategy,
+    pub threads: usize,
+    /// Do not explore paths longer than this many steps.
+    pub depth: Option<usize>,
+    /// Use symmetry reduction where the protocol allows it (DFS only).
+    pub symmetry: bool,
+    /// Stop after this long and report what was established so far.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            strategy: Strategy::Bfs,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            depth: None,
+            symmetry: false,
+            timeout: None,
+        }
+    }
+}
+
+/// A snapshot of a running check.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub states: usize,
+    pub unique_states: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+}
+
+/// The kind of claim a property makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Safety: true in every reachable state.
+    Always,
+    /// Sanity: true in some reachable state.
+    Sometimes,
+    /// Liveness: true eventually on every path.
+    Eventually,
+}
+
+impl From<&Expectation> for Kind {
+    fn from(e: &Expectation) -> Kind {
+        match e {
+            Expectation::Always => Kind::Always,
+            Expectation::Sometimes => Kind::Sometimes,
+            Expectation::Eventually => Kind::Eventually,
+        }
+    }
+}
+
+/// What we expect the checker to establish for a property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// Safety and liveness are not refuted; a sanity example is found.
+    Holds,
+    /// The checker finds a counterexample (a known weakness, e.g. split
+    /// brain under asynchronous timing); for sanity, no example exists.
+    Violated,
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expect::Holds => "holds",
+            Expect::Violated => "violated",
+        })
+    }
+}
+
+/// What the checker established for one property. Only what it could have
+/// refuted is ever reported as holding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Safety: no reachable state violates it; the whole reachable graph was
+    /// explored and no bound cut anything off.
+    Holds,
+    /// Safety: no violation among the states within the bounds.
+    HoldsWithinBound,
+    /// A counterexample trace.
+    Violated,
+    /// Sanity: an example trace.
+    ExampleFound,
+    /// Sanity: no reachable state within the bounds satisfies it.
+    NoExample,
+    /// Liveness: no counterexample on acyclic paths. Stateright's check of
+    /// `eventually` cannot see cycles, so this proves nothing.
+    Incomplete,
+    /// The check could neither confirm nor refute it (it was stopped, or the
+    /// only counterexample runs into a bound).
+    NotDecided { reason: String },
+}
+
+impl Outcome {
+    fn is_refutation(&self) -> bool {
+        matches!(self, Outcome::Violated | Outcome::NoExample)
+    }
+
+    /// Whether this outcome is consistent with `expect`. Undecided outcomes
+    /// refute nothing, so they are consistent with either expectation only
+    /// for liveness, whose check is known to be incomplete.
+    pub fn meets(&self, kind: Kind, expect: Expect) -> bool {
+        match (self, expect) {
+            (Outcome::Incomplete, _) | (Outcome::NotDecided { .. }, _) if kind == Kind::Eventually => {
+                true
+            }
+            (Outcome::NotDecided { .. }, _) => false,
+            (outcome, Expect::Holds) => !outcome.is_refutation(),
+            (outcome, Expect::Violated) => outcome.is_refutation(),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Holds => f.write_str("holds (complete)"),
+            Outcome::HoldsWithinBound => f.write_str("holds within bound"),
+            Outcome::Violated => f.write_str("VIOLATED"),
+            Outcome::ExampleFound => f.write_str("example found"),
+            Outcome::NoExample => f.write_str("NO EXAMPLE"),
+            Outcome::Incomplete => f.write_str("no counterexample on acyclic paths — incomplete"),
+            Outcome::NotDecided { reason } => write!(f, "not decided: {reason}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PropertyResult {
+    pub name: String,
+    pub kind: Kind,
+    pub expect: Expect,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub meets_expectation: bool,
+    /// The counterexample or example, when there is one.
+    pub trace: Option<Trace>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    pub protocol: ProtocolKind,
+    pub config: ModelConfig,
+    pub options: CheckOptions,
+    pub symmetry_used: bool,
+    pub states: usize,
+    pub unique_states: usize,
+    pub max_depth: usize,
+    pub seconds: f64,
+    /// The search ran until no unexplored state remained (rather than
+    /// stopping because every property was decided, or at the timeout).
+    pub exhaustive: bool,
+    /// Some successor was cut off by the term or in-flight bound.
+    pub bound_hit: bool,
+    pub properties: Vec<PropertyResult>,
+}
+
+impl CheckResult {
+    pub fn all_met(&self) -> bool {
+        self.properties.iter().all(|p| p.meets_expectation)
+    }
+}
+
+/// Checks `config` for the protocol named by `kind`.
+pub fn check(
+    kind: ProtocolKind,
+    config: &ModelConfig,
+    options: &CheckOptions,
+    expectations: &dyn Fn(&str) -> Option<Expect>,
+    progress: &mut dyn FnMut(Progress),
+) -> CheckResult {
+    match kind {
+        ProtocolKind::Bully => check_protocol::<Bully>(config, options, expectations, progress),
+        ProtocolKind::Ring => check_protocol::<Ring>(config, options, expectations, progress),
+        ProtocolKind::Raft => check_protocol::<Raft>(config, options, expectations, progress),
+    }
+}
+
+/// The expectation used when none is given: every property holds.
+pub fn default_expectation(_: &str) -> Option<Expect> {
+    Some(Expect::Holds)
+}
+
+pub fn check_protocol<P: Protocol>(
+    config: &ModelConfig,
+    options: &CheckOptions,
+    expectations: &dyn Fn(&str) -> Option<Expect>,
+    progress: &mut dyn FnMut(Progress),
+) -> CheckResult {
+    let model = ElectionModel::<P>::new(config.clone());
+    let mut builder = model.checker().threads(options.threads.max(1));
+    if let Some(depth) = options.depth {
+        builder = builder.target_max_depth(depth);
+    }
+    if let Some(timeout) = options.timeout {
+        builder = builder.timeout(timeout);
+    }
+    let symmetry = match (options.symmetry, options.strategy, P::symmetry()) {
+        (true, Strategy::Dfs, Some(representative)) => Some(representative),
+        _ => None,
+    };
+    if let Some(representative) = symmetry {
+        builder = builder.symmetry_fn(representative);
+    }
+    let started = Instant::now();
+    match options.strategy {
+        Strategy::Bfs => finish(builder.spawn_bfs(), config, options, symmetry.is_some(), started, expectations, progress),
+        Strategy::Dfs => finish(builder.spawn_dfs(), config, options, symmetry.is_some(), started, expectations, progress),
+    }
+}
+
+fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
+    checker: C,
+    config: &ModelConfig,
+    options: &CheckOptions,
+    symmetry_used: bool,
+    started: Instant,
+    expectations: &dyn Fn(&str) -> Option<Expect>,
+    progress: &mut dyn FnMut(Progress),
+) -> CheckResult {
+    let snapshot = |c: &C| Progress {
+        states: c.state_count(),
+        unique_states: c.unique_state_count(),
+        max_depth: c.max_depth(),
+        elapsed: started.elapsed(),
+    };
+    let poll = Duration::from_millis(100);
+    let mut last_report = Instant::now();
+    while !checker.is_done() {
+        std::thread::sleep(poll);
+        if last_report.elapsed() >= Duration::from_secs(2) {
+            progress(snapshot(&checker));
+            last_report = Instant::now();
+        }
+    }
+    let checker = checker.join();
+    let seconds = started.elapsed().as_secs_f64();
+    let model = checker.model();
+    let discoveries = checker.discoveries();
+    let properties = model.properties();
+    let all_discovered = properties.iter().all(|p| discoveries.contains_key(p.name));
+    let timed_out = options.timeout.is_some_and(|t| started.elapsed() >= t);
+    let exhaustive = !all_discovered && !timed_out;
+    let depth_cut = options.depth.is_some_and(|d| checker.max_depth() >= d);
+    let bound_hit = model.bound_was_hit() || depth_cut;
+
+    let results = properties
+        .iter()
+        .map(|property| {
+            let kind = Kind::from(&property.expectation);
+            let expect = expectations(property.name).unwrap_or(Expect::Holds);
+            let found = discoveries.get(property.name).cloned();
+            let outcome = classify(model, kind, found.as_ref(), exhaustive, bound_hit, timed_out);
+            let trace = found.map(Trace::from_path);
+            PropertyResult {
+                name: property.name.to_string(),
+                kind,
+                expect,
+                meets_expectation: outcome.meets(kind, expect),
+                outcome,
+                trace,
+            }
+        })
+        .collect();
+    CheckResult {
+        protocol: P::KIND,
+        config: config.clone(),
+        options: options.clone(),
+        symmetry_used,
+        states: checker.state_count(),
+        unique_states: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        seconds,
+        exhaustive,
+        bound_hit,
+        properties: results,
+    }
+}
+
+fn classify<P: Protocol>(
+    model: &ElectionModel<P>,
+    kind: Kind,
+    found: Option<&Path<System<P>, Action<P>>>,
+    exhaustive: bool,
+    bound_hit: bool,
+    timed_out: bool,
+) -> Outcome {
+    let stopped = || Outcome::NotDecided {
+        reason: if timed_out {
+            "the check was stopped by its timeout".into()
+        } else {
+            "the check stopped once every property was decided".into()
+        },
+    };
+    match (kind, found) {
+        (Kind::Always, Some(_)) => Outcome::Violated,
+        (Kind::Always, None) if !exhaustive => stopped(),
+        (Kind::Always, None) if bound_hit => Outcome::HoldsWithinBound,
+        (Kind::Always, None) => Outcome::Holds,
+        (Kind::Sometimes, Some(_)) => Outcome::ExampleFound,
+        (Kind::Sometimes, None) if !exhaustive => stopped(),
+        (Kind::Sometimes, None) => Outcome::NoExample,
+        (Kind::Eventually, Some(path)) => {
+            // Stateright reports a path that ends in a state without
+            // successors. If the state has successors beyond a bound, the
+            // bound ended the path, not the protocol.
+            let last = path.last_state();
+            let mut actions = Vec::new();
+            model.actions(last, &mut actions);
+            let has_successor = actions.into_iter().any(|a| model.next_state(last, a).is_some());
+            if has_successor {
+                Outcome::NotDecided {
+                    reason: "the only paths without a leader run into the bound".into(),
+                }
+            } else {
+                Outcome::Violated
+            }
+        }
+        (Kind::Eventually, None) if !exhaustive => stopped(),
+        (Kind::Eventually, None) => Outcome::Incomplete,
+    }
+}
