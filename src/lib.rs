@@ -10,3 +10,4 @@ pub mod leadership;
 pub mod model;
 pub mod protocols;
 pub mod verification;
+pub mod cli;

@@ -15,7 +15,7 @@
 //! Nothing is persisted: the algorithm has no state worth keeping across a
 //! crash, and a recovering node simply holds an election.
 
-use super::{Cluster, MaybeId, Protocol, ProtocolKind};
+use super::{arm, Cluster, MaybeId, Protocol, ProtocolKind};
 use crate::leadership::{Leadership, Role};
 use crate::model::{properties, ElectionModel};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,8 @@ use stateright::actor::{Actor, Id, Out};
 use stateright::Property;
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
+use std::time::Duration;
 
 // ---------------------------------------------------------------- messages
 
@@ -93,7 +95,7 @@ impl Bully {
         for peer in self.higher(me) {
             o.send(peer, BullyMsg::Election);
         }
-        o.set_timer(BullyTimer::AnswerTimeout, self.cluster.timeouts.reply_range());
+        arm(self, o, BullyTimer::AnswerTimeout);
     }
 
     fn become_coordinator(&self, me: Id, state: &mut BullyState, o: &mut Out<Self>) {
@@ -107,14 +109,14 @@ impl Bully {
         for peer in self.cluster.peers(me) {
             o.send(peer, BullyMsg::Coordinator);
         }
-        o.set_timer(BullyTimer::Heartbeat, self.cluster.timeouts.heartbeat_range());
+        arm(self, o, BullyTimer::Heartbeat);
     }
 
     fn follow(&self, coordinator: Id, state: &mut BullyState, o: &mut Out<Self>) {
         self.stop_timers(o);
         state.role = BullyRole::Follower;
         state.coordinator = Some(coordinator);
-        o.set_timer(BullyTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+        arm(self, o, BullyTimer::LeaderTimeout);
     }
 
     /// Each role owns one timer; changing role cancels the others.
@@ -170,17 +172,14 @@ impl Actor for Bully {
                 if state.role == BullyRole::Electing && src > me {
                     self.stop_timers(o);
                     state.role = BullyRole::Waiting;
-                    o.set_timer(
-                        BullyTimer::CoordinatorTimeout,
-                        self.cluster.timeouts.election.clone(),
-                    );
+                    arm(self, o, BullyTimer::CoordinatorTimeout);
                 }
             }
             BullyMsg::Coordinator => {
                 if src > me {
                     if state.role == BullyRole::Follower && state.coordinator == Some(src) {
                         // A heartbeat from the coordinator we follow.
-                        o.set_timer(BullyTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+                        arm(self, o, BullyTimer::LeaderTimeout);
                     } else {
                         self.follow(src, state, o);
                     }
@@ -220,6 +219,15 @@ impl Protocol for Bully {
 
     fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    fn timer_range(&self, timer: &BullyTimer) -> Range<Duration> {
+        let t = &self.cluster.timeouts;
+        match timer {
+            BullyTimer::Heartbeat => t.heartbeat_range(),
+            BullyTimer::AnswerTimeout => t.reply_range(),
+            BullyTimer::LeaderTimeout | BullyTimer::CoordinatorTimeout => t.election.clone(),
+        }
     }
 
     fn properties() -> Vec<Property<ElectionModel<Self>>> {

@@ -13,7 +13,7 @@ use crate::leadership::Leadership;
 use crate::model::{ElectionModel, System};
 use stateright::Property;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use stateright::actor::{Actor, Id};
+use stateright::actor::{Actor, Id, Out};
 use std::fmt::{self, Debug};
 use std::hash::Hash;
 use std::ops::Range;
@@ -60,6 +60,8 @@ pub struct Timeouts {
     /// an election (Raft's randomised election timeout).
     pub election: Range<Duration>,
     /// How long a node waits for a direct answer (Bully's OK, Ring's ack).
+    /// Shorter than the heartbeat, which is shorter than the election
+    /// timeout: the timely model fires timers in that order.
     pub reply: Duration,
 }
 
@@ -68,7 +70,7 @@ impl Default for Timeouts {
         Timeouts {
             heartbeat: Duration::from_millis(50),
             election: Duration::from_millis(500)..Duration::from_millis(1000),
-            reply: Duration::from_millis(100),
+            reply: Duration::from_millis(25),
         }
     }
 }
@@ -148,6 +150,10 @@ pub trait Protocol:
     /// The cluster this node belongs to.
     fn cluster(&self) -> &Cluster;
 
+    /// How long `timer` runs. Handlers arm every timer through [`arm`], so
+    /// the runtime and the timely model both see exactly these durations.
+    fn timer_range(&self, timer: &Self::Timer) -> Range<Duration>;
+
     /// A short name for a message's type, for counters and traces.
     fn message_kind(msg: &Self::Msg) -> &'static str;
 
@@ -161,6 +167,12 @@ pub trait Protocol:
     fn symmetry() -> Option<fn(&System<Self>) -> System<Self>> {
         None
     }
+}
+
+/// Arms `timer` for the duration the protocol configures for it.
+pub(crate) fn arm<P: Protocol>(protocol: &P, o: &mut Out<P>, timer: P::Timer) {
+    let range = protocol.timer_range(&timer);
+    o.set_timer(timer, range);
 }
 
 /// Writes `n3`-style names for a list of ids.

@@ -9,7 +9,7 @@
 //! AppendEntries as heartbeats. Any message from a higher term makes the
 //! receiver adopt that term and step down to follower.
 
-use super::{Cluster, MaybeId, Protocol, ProtocolKind};
+use super::{arm, Cluster, MaybeId, Protocol, ProtocolKind};
 use crate::leadership::{Leadership, Role};
 use crate::model::{properties, ElectionModel, System};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,8 @@ use stateright::{Property, Representative, Rewrite, RewritePlan};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::ops::Range;
+use std::time::Duration;
 
 // ---------------------------------------------------------------- messages
 
@@ -113,7 +115,7 @@ impl Raft {
         o.save(state.storage());
         if was_leader {
             o.cancel_timer(RaftTimer::Heartbeat);
-            o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+            arm(self, o, RaftTimer::Election);
         }
     }
 
@@ -124,7 +126,7 @@ impl Raft {
         state.leader = None;
         state.votes = BTreeSet::from([me]);
         o.save(state.storage());
-        o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+        arm(self, o, RaftTimer::Election);
         let request = RaftMsg::RequestVote { term: state.term };
         for peer in self.cluster.peers(me) {
             o.send(peer, request.clone());
@@ -148,7 +150,7 @@ impl Raft {
         for peer in self.cluster.peers(me) {
             o.send(peer, heartbeat.clone());
         }
-        o.set_timer(RaftTimer::Heartbeat, self.cluster.timeouts.heartbeat_range());
+        arm(self, o, RaftTimer::Heartbeat);
     }
 }
 
@@ -165,7 +167,7 @@ impl Actor for Raft {
         let (term, voted_for) = storage
             .as_ref()
             .map_or((0, None), |s| (s.current_term, s.voted_for));
-        o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+        arm(self, o, RaftTimer::Election);
         RaftState {
             term,
             voted_for,
@@ -202,7 +204,7 @@ impl Actor for Raft {
                     state.voted_for = Some(src);
                     // The vote is durable before the reply that depends on it.
                     o.save(state.storage());
-                    o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+                    arm(self, o, RaftTimer::Election);
                     o.send(
                         src,
                         RaftMsg::Vote {
@@ -227,7 +229,7 @@ impl Actor for Raft {
                     state.role = RaftRole::Follower;
                     state.leader = Some(src);
                     state.votes.clear();
-                    o.set_timer(RaftTimer::Election, self.cluster.timeouts.election.clone());
+                    arm(self, o, RaftTimer::Election);
                 }
             }
             // A reply from a higher term already made us step down above.
@@ -264,6 +266,13 @@ impl Protocol for Raft {
 
     fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    fn timer_range(&self, timer: &RaftTimer) -> Range<Duration> {
+        match timer {
+            RaftTimer::Election => self.cluster.timeouts.election.clone(),
+            RaftTimer::Heartbeat => self.cluster.timeouts.heartbeat_range(),
+        }
     }
 
     fn properties() -> Vec<Property<ElectionModel<Self>>> {

@@ -15,7 +15,7 @@
 //! If the initiator itself dies, the node that would hand the token back to it
 //! a second time completes the election in its place. Nothing is persisted.
 
-use super::{Cluster, Ids, MaybeId, Protocol, ProtocolKind};
+use super::{arm, Cluster, Ids, MaybeId, Protocol, ProtocolKind};
 use crate::leadership::{Leadership, Role};
 use crate::model::{properties, ElectionModel};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,8 @@ use stateright::actor::{Actor, Id, Out};
 use stateright::Property;
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
+use std::time::Duration;
 
 // ---------------------------------------------------------------- messages
 
@@ -99,7 +101,7 @@ impl Ring {
         state.leader = None;
         o.cancel_timer(RingTimer::Heartbeat);
         o.cancel_timer(RingTimer::LeaderTimeout);
-        o.set_timer(RingTimer::ElectionTimeout, self.cluster.timeouts.election.clone());
+        arm(self, o, RingTimer::ElectionTimeout);
     }
 
     /// Hands `token` to `target`, unless the token has already been there:
@@ -130,7 +132,7 @@ impl Ring {
     fn hand_over(&self, token: Token, target: Id, state: &mut RingState, o: &mut Out<Self>) {
         o.send(target, RingMsg::Pass(token.clone()));
         state.unacked.push((token, target));
-        o.set_timer(RingTimer::AckTimeout, self.cluster.timeouts.reply_range());
+        arm(self, o, RingTimer::AckTimeout);
     }
 
     /// Adopts `leader` and starts the COORDINATOR token from here.
@@ -153,7 +155,7 @@ impl Ring {
         } else {
             state.role = RingRole::Follower;
             o.cancel_timer(RingTimer::Heartbeat);
-            o.set_timer(RingTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+            arm(self, o, RingTimer::LeaderTimeout);
         }
     }
 
@@ -161,7 +163,7 @@ impl Ring {
         for peer in self.cluster.peers(me) {
             o.send(peer, RingMsg::Alive);
         }
-        o.set_timer(RingTimer::Heartbeat, self.cluster.timeouts.heartbeat_range());
+        arm(self, o, RingTimer::Heartbeat);
     }
 
     fn receive(&self, me: Id, token: Token, state: &mut RingState, o: &mut Out<Self>) {
@@ -198,7 +200,7 @@ impl Actor for Ring {
 
     fn on_start(&self, _id: Id, _storage: &Option<()>, o: &mut Out<Self>) -> RingState {
         // No leader is known yet: the leader timeout starts the first election.
-        o.set_timer(RingTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+        arm(self, o, RingTimer::LeaderTimeout);
         RingState {
             role: RingRole::Follower,
             leader: None,
@@ -224,7 +226,7 @@ impl Actor for Ring {
             }
             RingMsg::Alive => {
                 if state.role == RingRole::Follower && state.leader == Some(src) {
-                    o.set_timer(RingTimer::LeaderTimeout, self.cluster.timeouts.election.clone());
+                    arm(self, o, RingTimer::LeaderTimeout);
                 }
             }
         }
@@ -263,6 +265,15 @@ impl Protocol for Ring {
 
     fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    fn timer_range(&self, timer: &RingTimer) -> Range<Duration> {
+        let t = &self.cluster.timeouts;
+        match timer {
+            RingTimer::Heartbeat => t.heartbeat_range(),
+            RingTimer::AckTimeout => t.reply_range(),
+            RingTimer::LeaderTimeout | RingTimer::ElectionTimeout => t.election.clone(),
+        }
     }
 
     fn properties() -> Vec<Property<ElectionModel<Self>>> {

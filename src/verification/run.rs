@@ -8,7 +8,7 @@ use crate::protocols::raft::Raft;
 use crate::protocols::ring::Ring;
 use crate::protocols::{Protocol, ProtocolKind};
 use serde::{Deserialize, Serialize};
-use stateright::{Checker, Expectation, Model, Path};
+use stateright::{Checker, Expectation, Model, Path, Property};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -198,7 +198,7 @@ pub fn check(
     options: &CheckOptions,
     expectations: &dyn Fn(&str) -> Option<Expect>,
     progress: &mut dyn FnMut(Progress),
-) -> CheckResult {
+) -> Result<CheckResult, String> {
     match kind {
         ProtocolKind::Bully => check_protocol::<Bully>(config, options, expectations, progress),
         ProtocolKind::Ring => check_protocol::<Ring>(config, options, expectations, progress),
@@ -216,8 +216,9 @@ pub fn check_protocol<P: Protocol>(
     options: &CheckOptions,
     expectations: &dyn Fn(&str) -> Option<Expect>,
     progress: &mut dyn FnMut(Progress),
-) -> CheckResult {
+) -> Result<CheckResult, String> {
     let model = ElectionModel::<P>::new(config.clone());
+    model.check_initial_state_within_bounds()?;
     let mut builder = model.checker().threads(options.threads.max(1));
     if let Some(depth) = options.depth {
         builder = builder.target_max_depth(depth);
@@ -233,10 +234,10 @@ pub fn check_protocol<P: Protocol>(
         builder = builder.symmetry_fn(representative);
     }
     let started = Instant::now();
-    match options.strategy {
+    Ok(match options.strategy {
         Strategy::Bfs => finish(builder.spawn_bfs(), config, options, symmetry.is_some(), started, expectations, progress),
         Strategy::Dfs => finish(builder.spawn_dfs(), config, options, symmetry.is_some(), started, expectations, progress),
-    }
+    })
 }
 
 fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
@@ -279,9 +280,12 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
         .map(|property| {
             let kind = Kind::from(&property.expectation);
             let expect = expectations(property.name).unwrap_or(Expect::Holds);
-            let found = discoveries.get(property.name).cloned();
+            let found = discoveries
+                .get(property.name)
+                .cloned()
+                .map(|path| shortest_prefix(model, property, path));
             let outcome = classify(model, kind, found.as_ref(), exhaustive, bound_hit, timed_out);
-            let trace = found.map(Trace::from_path);
+            let trace = found.map(Trace::from_steps);
             PropertyResult {
                 name: property.name.to_string(),
                 kind,
@@ -307,10 +311,37 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
     }
 }
 
+/// Cuts a safety counterexample or sanity example at the first state that
+/// decides the property. Stateright keeps the last discovery it made, not the
+/// first, so without this a trace can run on past the interesting step.
+fn shortest_prefix<P: Protocol>(
+    model: &ElectionModel<P>,
+    property: &Property<ElectionModel<P>>,
+    path: Path<System<P>, Action<P>>,
+) -> Steps<P> {
+    let decides = |state: &System<P>| match property.expectation {
+        Expectation::Always => !(property.condition)(model, state),
+        Expectation::Sometimes => (property.condition)(model, state),
+        Expectation::Eventually => false,
+    };
+    let steps = path.into_vec();
+    let mut steps = steps;
+    if let Some(cut) = steps.iter().position(|(state, _)| decides(state)) {
+        steps.truncate(cut + 1);
+        if let Some(last) = steps.last_mut() {
+            last.1 = None;
+        }
+    }
+    steps
+}
+
+/// A path as (state, action taken from it) pairs; the last has no action.
+pub type Steps<P> = Vec<(System<P>, Option<Action<P>>)>;
+
 fn classify<P: Protocol>(
     model: &ElectionModel<P>,
     kind: Kind,
-    found: Option<&Path<System<P>, Action<P>>>,
+    found: Option<&Steps<P>>,
     exhaustive: bool,
     bound_hit: bool,
     timed_out: bool,
@@ -334,7 +365,9 @@ fn classify<P: Protocol>(
             // Stateright reports a path that ends in a state without
             // successors. If the state has successors beyond a bound, the
             // bound ended the path, not the protocol.
-            let last = path.last_state();
+            let Some((last, _)) = path.last() else {
+                return Outcome::Violated;
+            };
             let mut actions = Vec::new();
             model.actions(last, &mut actions);
             let has_successor = actions.into_iter().any(|a| model.next_state(last, a).is_some());

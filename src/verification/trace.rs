@@ -6,7 +6,6 @@ use crate::leadership::{node_name, Leadership, LeaderView};
 use crate::model::{describe_action, Action, System};
 use crate::protocols::Protocol;
 use serde::Serialize;
-use stateright::Path;
 use std::fmt;
 
 /// A node's view of leadership, and whether it is up.
@@ -41,6 +40,8 @@ pub struct TraceStep {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Trace {
+    /// Every node in the initial state.
+    pub initial: Vec<NodeView>,
     pub steps: Vec<TraceStep>,
     /// Every node at the end of the trace.
     #[serde(rename = "final")]
@@ -63,15 +64,18 @@ pub fn node_views<P: Protocol>(state: &System<P>) -> Vec<NodeView> {
 }
 
 impl Trace {
-    pub fn from_path<P: Protocol>(path: Path<System<P>, Action<P>>) -> Trace {
-        let steps_and_states = path.into_vec();
+    pub fn from_steps<P: Protocol>(steps_and_states: Vec<(System<P>, Option<Action<P>>)>) -> Trace {
         let mut steps = Vec::new();
         let mut previous: Option<Vec<NodeView>> = None;
         let mut pending_action: Option<String> = None;
         let mut last_state = String::new();
         let mut final_nodes = Vec::new();
+        let mut initial = Vec::new();
         for (state, action) in steps_and_states {
             let views = node_views(&state);
+            if previous.is_none() {
+                initial = views.clone();
+            }
             if let (Some(before), Some(action)) = (&previous, pending_action.take()) {
                 let changed = views
                     .iter()
@@ -91,6 +95,7 @@ impl Trace {
             previous = Some(views);
         }
         Trace {
+            initial,
             steps,
             final_nodes,
             final_state: last_state,
@@ -101,6 +106,8 @@ impl Trace {
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let width = self.steps.iter().map(|s| s.action.chars().count()).max().unwrap_or(0);
+        let initial: Vec<String> = self.initial.iter().map(|v| v.to_string()).collect();
+        writeln!(f, "  {:>3}. {:<width$}   ⇒ {}", 0, "initial state", initial.join("; "))?;
         for step in &self.steps {
             write!(f, "  {:>3}. {:<width$}", step.step, step.action)?;
             let changes: Vec<String> = step.changed.iter().map(|v| v.to_string()).collect();

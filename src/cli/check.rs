@@ -1,0 +1,217 @@
+//! `elect check` and `elect explore`.
+
+use super::Failure;
+use crate::model::{ElectionModel, ModelConfig, NetworkKind, Timing};
+use crate::protocols::bully::Bully;
+use crate::protocols::raft::Raft;
+use crate::protocols::ring::Ring;
+use crate::protocols::{Protocol, ProtocolKind};
+use crate::verification::report;
+use crate::verification::run::{self, CheckOptions, Progress, Strategy};
+use clap::Args;
+use stateright::Model;
+use std::io::Write;
+use std::time::Duration;
+
+/// The model a check or an exploration runs on. Every flag left out takes the
+/// protocol's default (see `elect check --help`).
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Protocol to check.
+    #[arg(value_enum)]
+    pub protocol: ProtocolKind,
+    /// Number of nodes.
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<usize>,
+    /// Network semantics.
+    #[arg(long, value_enum)]
+    pub network: Option<NetworkKind>,
+    /// Messages may be lost (`--lossy=false` for a reliable network).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub lossy: Option<bool>,
+    /// Crash budget: crashes allowed in the whole execution.
+    #[arg(long, value_name = "K")]
+    pub crashes: Option<usize>,
+    /// Crashed nodes may recover from their saved storage (`--recover=false`
+    /// for crash-stop).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub recover: Option<bool>,
+    /// Timing assumption: `asynchronous` (timers fire at any time) or
+    /// `timely` (only when no message is in flight).
+    #[arg(long, value_enum)]
+    pub timing: Option<Timing>,
+    /// Bound: highest term explored (Raft).
+    #[arg(long, value_name = "T")]
+    pub max_term: Option<u64>,
+    /// Bound: most messages in flight at once.
+    #[arg(long, value_name = "M")]
+    pub max_in_flight: Option<usize>,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> Result<ModelConfig, Failure> {
+        let mut c = ModelConfig::default_for(self.protocol);
+        if let Some(v) = self.nodes {
+            c.nodes = v;
+        }
+        if let Some(v) = self.network {
+            c.network = v;
+        }
+        if let Some(v) = self.lossy {
+            c.lossy = v;
+        }
+        if let Some(v) = self.crashes {
+            c.crashes = v;
+            if v == 0 {
+                c.recover = false;
+            }
+        }
+        if let Some(v) = self.recover {
+            c.recover = v;
+        }
+        if let Some(v) = self.timing {
+            c.timing = v;
+        }
+        if let Some(v) = self.max_term {
+            c.max_term = v;
+        }
+        if let Some(v) = self.max_in_flight {
+            c.max_in_flight = v;
+        }
+        c.validate().map_err(Failure::Usage)?;
+        Ok(c)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Do not explore paths longer than D steps.
+    #[arg(long, value_name = "D")]
+    pub depth: Option<usize>,
+    /// Checker threads (default: one per core).
+    #[arg(long, value_name = "T")]
+    pub threads: Option<usize>,
+    /// Search strategy (default: dfs with symmetry reduction for raft, bfs
+    /// otherwise; bfs finds the shortest counterexamples).
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    /// Symmetry reduction for protocols whose nodes are interchangeable
+    /// (raft; needs dfs). Default: on for raft with dfs.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub symmetry: Option<bool>,
+    /// Stop after this many seconds and report what was established.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Also print the traces of sanity examples.
+    #[arg(long)]
+    pub examples: bool,
+    /// Print the result as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CheckArgs {
+    pub fn options(&self) -> Result<CheckOptions, Failure> {
+        let defaults = CheckOptions::default();
+        let strategy = self.strategy.unwrap_or(match self.model.protocol {
+            ProtocolKind::Raft => Strategy::Dfs,
+            _ => Strategy::Bfs,
+        });
+        let symmetry = self.symmetry.unwrap_or(strategy == Strategy::Dfs);
+        if symmetry && strategy == Strategy::Bfs && self.symmetry == Some(true) {
+            return Err(Failure::Usage(
+                "--symmetry needs --strategy dfs (Stateright applies symmetry reduction only in depth-first search)".into(),
+            ));
+        }
+        if self.threads == Some(0) {
+            return Err(Failure::Usage("--threads must be at least 1".into()));
+        }
+        if self.depth == Some(0) {
+            return Err(Failure::Usage("--depth must be at least 1".into()));
+        }
+        Ok(CheckOptions {
+            strategy,
+            threads: self.threads.unwrap_or(defaults.threads),
+            depth: self.depth,
+            symmetry,
+            timeout: self.timeout.map(Duration::from_secs),
+        })
+    }
+}
+
+pub fn check(args: CheckArgs) -> Result<bool, Failure> {
+    let config = args.model.config()?;
+    let options = args.options()?;
+    let mut stderr = std::io::stderr();
+    if !args.json {
+        let _ = writeln!(stderr, "checking {}: {}", args.model.protocol, config.describe());
+    }
+    let mut progress = |p: Progress| {
+        let rate = p.unique_states as f64 / p.elapsed.as_secs_f64().max(1e-3);
+        let _ = writeln!(
+            stderr,
+            "  … {:>6.1} s  {} states, {} unique, depth {}, {:.0} unique/s",
+            p.elapsed.as_secs_f64(),
+            p.states,
+            p.unique_states,
+            p.max_depth,
+            rate
+        );
+    };
+    let result = run::check(
+        args.model.protocol,
+        &config,
+        &options,
+        &run::default_expectation,
+        &mut progress,
+    )
+    .map_err(Failure::Usage)?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&result)
+            .map_err(|e| Failure::Internal(format!("cannot encode the result as JSON: {e}")))?;
+        println!("{json}");
+    } else {
+        print!("{}", report::render(&result, args.examples));
+    }
+    Ok(result.all_met())
+}
+
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Address the Explorer web UI listens on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: String,
+}
+
+pub fn explore(args: ExploreArgs) -> Result<bool, Failure> {
+    let config = args.model.config()?;
+    let addr: std::net::SocketAddr = args
+        .addr
+        .parse()
+        .map_err(|_| Failure::Usage(format!("--addr '{}' is not an IP address and port", args.addr)))?;
+    // Bind first so that a busy port is a clear error rather than a panic
+    // inside Stateright's server thread.
+    drop(std::net::TcpListener::bind(addr).map_err(|e| {
+        Failure::Usage(format!("--addr {addr}: cannot listen there: {e}"))
+    })?);
+    eprintln!(
+        "Stateright Explorer for {}: {}\nopen http://{addr}/ (Ctrl-C to stop)",
+        args.model.protocol,
+        config.describe()
+    );
+    match args.model.protocol {
+        ProtocolKind::Bully => serve::<Bully>(config, addr),
+        ProtocolKind::Ring => serve::<Ring>(config, addr),
+        ProtocolKind::Raft => serve::<Raft>(config, addr),
+    }
+    Ok(true)
+}
+
+fn serve<P: Protocol>(config: ModelConfig, addr: std::net::SocketAddr) {
+    let model = ElectionModel::<P>::new(config);
+    let _checker = model.checker().threads(1).serve(addr);
+}
