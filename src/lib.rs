@@ -6,8 +6,8 @@
 //!
 //! [Stateright]: https://docs.rs/stateright
 
+pub mod cli;
 pub mod leadership;
 pub mod model;
 pub mod protocols;
 pub mod verification;
-pub mod cli;

@@ -17,9 +17,6 @@ use std::time::Duration;
 /// protocol's default (see `elect check --help`).
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Protocol to check.
-    #[arg(value_enum)]
-    pub protocol: ProtocolKind,
     /// Number of nodes.
     #[arg(long, value_name = "N")]
     pub nodes: Option<usize>,
@@ -49,8 +46,8 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    pub fn config(&self) -> Result<ModelConfig, Failure> {
-        let mut c = ModelConfig::default_for(self.protocol);
+    pub fn config(&self, protocol: ProtocolKind) -> Result<ModelConfig, Failure> {
+        let mut c = ModelConfig::default_for(protocol);
         if let Some(v) = self.nodes {
             c.nodes = v;
         }
@@ -83,8 +80,32 @@ impl ModelArgs {
     }
 }
 
+/// What `elect check` checks: one protocol, or each in turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckTarget {
+    Bully,
+    Ring,
+    Raft,
+    /// Every protocol, each with its own defaults.
+    All,
+}
+
+impl CheckTarget {
+    fn protocols(self) -> Vec<ProtocolKind> {
+        match self {
+            CheckTarget::Bully => vec![ProtocolKind::Bully],
+            CheckTarget::Ring => vec![ProtocolKind::Ring],
+            CheckTarget::Raft => vec![ProtocolKind::Raft],
+            CheckTarget::All => ProtocolKind::ALL.to_vec(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct CheckArgs {
+    /// Protocol to check.
+    #[arg(value_enum)]
+    pub protocol: CheckTarget,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Do not explore paths longer than D steps.
@@ -104,7 +125,11 @@ pub struct CheckArgs {
     /// Stop after this many seconds and report what was established.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
-    /// Also print the traces of sanity examples.
+    /// Explore on after the first safety counterexample to decide every property.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Also print the traces of sanity examples, and of liveness paths that
+    /// ended at a bound.
     #[arg(long)]
     pub examples: bool,
     /// Print the result as one JSON document on stdout.
@@ -113,9 +138,9 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    pub fn options(&self) -> Result<CheckOptions, Failure> {
+    pub fn options(&self, protocol: ProtocolKind) -> Result<CheckOptions, Failure> {
         let defaults = CheckOptions::default();
-        let strategy = self.strategy.unwrap_or(match self.model.protocol {
+        let strategy = self.strategy.unwrap_or(match protocol {
             ProtocolKind::Raft => Strategy::Dfs,
             _ => Strategy::Bfs,
         });
@@ -137,16 +162,53 @@ impl CheckArgs {
             depth: self.depth,
             symmetry,
             timeout: self.timeout.map(Duration::from_secs),
+            keep_going: self.keep_going,
         })
     }
 }
 
 pub fn check(args: CheckArgs) -> Result<bool, Failure> {
-    let config = args.model.config()?;
-    let options = args.options()?;
+    // Refuse bad arguments for every protocol before checking any of them.
+    let mut runs = Vec::new();
+    for protocol in args.protocol.protocols() {
+        let config = args.model.config(protocol)?;
+        let options = args.options(protocol)?;
+        run::preflight(protocol, &config).map_err(Failure::Usage)?;
+        runs.push((protocol, config, options));
+    }
+    let mut all_met = true;
+    let mut results = Vec::new();
+    for (protocol, config, options) in runs {
+        let result = check_one(protocol, &config, &options, args.json)?;
+        all_met &= result.all_met();
+        if args.json {
+            results.push(result);
+        } else {
+            print!("{}", report::render(&result, args.examples));
+            println!();
+        }
+    }
+    if args.json {
+        let json = if results.len() == 1 {
+            serde_json::to_string_pretty(&results[0])
+        } else {
+            serde_json::to_string_pretty(&results)
+        }
+        .map_err(|e| Failure::Internal(format!("cannot encode the result as JSON: {e}")))?;
+        println!("{json}");
+    }
+    Ok(all_met)
+}
+
+fn check_one(
+    protocol: ProtocolKind,
+    config: &ModelConfig,
+    options: &CheckOptions,
+    quiet: bool,
+) -> Result<run::CheckResult, Failure> {
     let mut stderr = std::io::stderr();
-    if !args.json {
-        let _ = writeln!(stderr, "checking {}: {}", args.model.protocol, config.describe());
+    if !quiet {
+        let _ = writeln!(stderr, "checking {protocol}: {}", config.describe());
     }
     let mut progress = |p: Progress| {
         let rate = p.unique_states as f64 / p.elapsed.as_secs_f64().max(1e-3);
@@ -160,26 +222,21 @@ pub fn check(args: CheckArgs) -> Result<bool, Failure> {
             rate
         );
     };
-    let result = run::check(
-        args.model.protocol,
-        &config,
-        &options,
+    run::check(
+        protocol,
+        config,
+        options,
         &run::default_expectation,
         &mut progress,
     )
-    .map_err(Failure::Usage)?;
-    if args.json {
-        let json = serde_json::to_string_pretty(&result)
-            .map_err(|e| Failure::Internal(format!("cannot encode the result as JSON: {e}")))?;
-        println!("{json}");
-    } else {
-        print!("{}", report::render(&result, args.examples));
-    }
-    Ok(result.all_met())
+    .map_err(Failure::Usage)
 }
 
 #[derive(Args, Debug)]
 pub struct ExploreArgs {
+    /// Protocol to explore.
+    #[arg(value_enum)]
+    pub protocol: ProtocolKind,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Address the Explorer web UI listens on.
@@ -188,22 +245,25 @@ pub struct ExploreArgs {
 }
 
 pub fn explore(args: ExploreArgs) -> Result<bool, Failure> {
-    let config = args.model.config()?;
-    let addr: std::net::SocketAddr = args
-        .addr
-        .parse()
-        .map_err(|_| Failure::Usage(format!("--addr '{}' is not an IP address and port", args.addr)))?;
+    let config = args.model.config(args.protocol)?;
+    let addr: std::net::SocketAddr = args.addr.parse().map_err(|_| {
+        Failure::Usage(format!(
+            "--addr '{}' is not an IP address and port",
+            args.addr
+        ))
+    })?;
     // Bind first so that a busy port is a clear error rather than a panic
     // inside Stateright's server thread.
-    drop(std::net::TcpListener::bind(addr).map_err(|e| {
-        Failure::Usage(format!("--addr {addr}: cannot listen there: {e}"))
-    })?);
+    drop(
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| Failure::Usage(format!("--addr {addr}: cannot listen there: {e}")))?,
+    );
     eprintln!(
         "Stateright Explorer for {}: {}\nopen http://{addr}/ (Ctrl-C to stop)",
-        args.model.protocol,
+        args.protocol,
         config.describe()
     );
-    match args.model.protocol {
+    match args.protocol {
         ProtocolKind::Bully => serve::<Bully>(config, addr),
         ProtocolKind::Ring => serve::<Ring>(config, addr),
         ProtocolKind::Raft => serve::<Raft>(config, addr),

@@ -32,10 +32,11 @@ enum Command {
 
 const CHECK_HELP: &str = "\
 Defaults (flags override them one by one):
-  raft         3 nodes, lossy unordered network, 1 crash with recovery, asynchronous timing,
-               terms <= 2, <= 4 messages in flight; dfs with symmetry reduction
-  bully, ring  3 nodes, reliable unordered network, 1 crash (crash-stop), timely timing,
-               <= 4 messages in flight; bfs
+  raft   3 nodes, lossy unordered network, 1 crash with recovery, asynchronous timing,
+         terms <= 2, <= 5 messages in flight; dfs with symmetry reduction
+  bully  4 nodes, reliable unordered network, 2 crashes (crash-stop), timely timing,
+         <= 20 messages in flight (never reached: the complete graph is explored); bfs
+  ring   as bully, <= 10 messages in flight (never reached)
 
 Exit status: 0 when every property meets its expectation, 1 when one does not,
 2 for bad arguments.

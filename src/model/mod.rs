@@ -94,7 +94,10 @@ impl ModelConfig {
     /// Checks the combination makes sense; the message names the problem.
     pub fn validate(&self) -> Result<(), String> {
         if self.nodes == 0 || self.nodes > 9 {
-            return Err(format!("--nodes must be between 1 and 9 (got {})", self.nodes));
+            return Err(format!(
+                "--nodes must be between 1 and 9 (got {})",
+                self.nodes
+            ));
         }
         if self.crashes > self.nodes {
             return Err(format!(
@@ -182,7 +185,9 @@ impl<P: Protocol> System<P> {
 
     /// Each node that is up.
     pub fn live(&self) -> impl Iterator<Item = (Id, &P::State)> + '_ {
-        self.nodes().filter(|(_, _, crashed)| !crashed).map(|(id, s, _)| (id, s))
+        self.nodes()
+            .filter(|(_, _, crashed)| !crashed)
+            .map(|(id, s, _)| (id, s))
     }
 
     pub fn is_live(&self, id: Id) -> bool {
@@ -257,7 +262,12 @@ impl<P: Protocol> fmt::Debug for System<P> {
             .map(|(src, dst, msg)| format!("{}→{} {:?}", node_name(src), node_name(dst), msg))
             .collect();
         envelopes.sort();
-        writeln!(f, "in flight ({}): {}", envelopes.len(), envelopes.join(" · "))?;
+        writeln!(
+            f,
+            "in flight ({}): {}",
+            envelopes.len(),
+            envelopes.join(" · ")
+        )?;
         let env = self.env();
         write!(f, "crashes so far: {}", env.crashes)?;
         if !env.leaders.is_empty() {
@@ -276,9 +286,13 @@ impl<P: Protocol> fmt::Debug for System<P> {
 ///
 /// (Stateright 0.31's `Network::iter_all` repeats a multiset entry one time
 /// too many and never advances through an ordered channel, so it is not used.)
-pub fn in_flight<M: Eq + Hash>(network: &Network<M>) -> Box<dyn Iterator<Item = (Id, Id, &M)> + '_> {
+pub fn in_flight<M: Eq + Hash>(
+    network: &Network<M>,
+) -> Box<dyn Iterator<Item = (Id, Id, &M)> + '_> {
     match network {
-        Network::UnorderedDuplicating(set, _) => Box::new(set.iter().map(|e| (e.src, e.dst, &e.msg))),
+        Network::UnorderedDuplicating(set, _) => {
+            Box::new(set.iter().map(|e| (e.src, e.dst, &e.msg)))
+        }
         Network::UnorderedNonDuplicating(multiset) => Box::new(
             multiset
                 .iter()
@@ -292,7 +306,11 @@ pub fn in_flight<M: Eq + Hash>(network: &Network<M>) -> Box<dyn Iterator<Item = 
     }
 }
 
-pub type Action<P> = ActorModelAction<<P as stateright::actor::Actor>::Msg, <P as stateright::actor::Actor>::Timer, <P as stateright::actor::Actor>::Random>;
+pub type Action<P> = ActorModelAction<
+    <P as stateright::actor::Actor>::Msg,
+    <P as stateright::actor::Actor>::Timer,
+    <P as stateright::actor::Actor>::Random,
+>;
 
 /// A protocol's cluster in a fault environment, ready for the checker.
 pub struct ElectionModel<P: Protocol> {
@@ -309,7 +327,10 @@ impl<P: Protocol> ElectionModel<P> {
         Self::with_properties(config, P::properties())
     }
 
-    pub fn with_properties(config: ModelConfig, properties: Vec<Property<ElectionModel<P>>>) -> Self {
+    pub fn with_properties(
+        config: ModelConfig,
+        properties: Vec<Property<ElectionModel<P>>>,
+    ) -> Self {
         let cluster = Cluster::new(config.nodes, Timeouts::default());
         let network = match config.network {
             NetworkKind::Ordered => Network::new_ordered([]),
@@ -361,7 +382,8 @@ impl<P: Protocol> ElectionModel<P> {
             ActorModelAction::Recover(_) => self.config.recover,
             ActorModelAction::Timeout(id, timer) => {
                 self.config.timing == Timing::Asynchronous
-                    || (!Self::message_to_live_node(state) && !self.shorter_timer_armed(state, *id, timer))
+                    || (!Self::message_to_live_node(state)
+                        && !self.shorter_timer_armed(state, *id, timer))
             }
             _ => true,
         }
@@ -381,7 +403,11 @@ impl<P: Protocol> ElectionModel<P> {
     }
 
     fn message_to_live_node(state: &System<P>) -> bool {
-        state.0.network.iter_deliverable().any(|e| state.is_live(e.dst))
+        state
+            .0
+            .network
+            .iter_deliverable()
+            .any(|e| state.is_live(e.dst))
     }
 
     /// Applies the environment's bookkeeping after the actors have stepped.
@@ -478,7 +504,9 @@ pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
             node_name(e.dst),
             e.msg
         ),
-        ActorModelAction::Timeout(id, timer) => format!("{} timer fires: {:?}", node_name(*id), timer),
+        ActorModelAction::Timeout(id, timer) => {
+            format!("{} timer fires: {:?}", node_name(*id), timer)
+        }
         ActorModelAction::Crash(id) => format!("{} crashes", node_name(*id)),
         ActorModelAction::Recover(id) => format!("{} recovers", node_name(*id)),
         ActorModelAction::SelectRandom { actor, random, .. } => {
@@ -488,6 +516,19 @@ pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
 }
 
 impl ModelConfig {
+    fn seed_default() -> ModelConfig {
+        ModelConfig {
+            nodes: 4,
+            network: NetworkKind::Unordered,
+            lossy: false,
+            crashes: 2,
+            recover: false,
+            timing: Timing::Timely,
+            max_term: 0,
+            max_in_flight: 10,
+        }
+    }
+
     /// The configuration `elect check <protocol>` uses when no flag changes it:
     /// the strongest fault model under which the protocol's safety claims
     /// hold, with at least one crash.
@@ -503,19 +544,20 @@ impl ModelConfig {
                 recover: true,
                 timing: Timing::Asynchronous,
                 max_term: 2,
-                max_in_flight: 4,
+                max_in_flight: 5,
             },
             // The seed's Bully and Ring are safe only on a reliable network
             // with timely timers and crash-stop failures.
-            ProtocolKind::Bully | ProtocolKind::Ring => ModelConfig {
-                nodes: 3,
-                network: NetworkKind::Unordered,
-                lossy: false,
-                crashes: 1,
-                recover: false,
-                timing: Timing::Timely,
-                max_term: 0,
-                max_in_flight: 4,
+            // Under timely timing a heartbeat fires only once the network
+            // is quiet, so these in-flight caps are never reached: the whole
+            // reachable graph is explored.
+            ProtocolKind::Bully => ModelConfig {
+                max_in_flight: 20,
+                ..Self::seed_default()
+            },
+            ProtocolKind::Ring => ModelConfig {
+                max_in_flight: 10,
+                ..Self::seed_default()
             },
         }
     }

@@ -57,12 +57,21 @@ pub fn leader_elected<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> b
 }
 
 /// Sanity: a node that was leader when it crashed is down, and another node
-/// now leads.
+/// now leads — in a later term, for protocols with terms (a stale leader of
+/// an older term does not count as re-elected).
 pub fn reelected_after_crash<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
-    let crashed_leader = state
+    state
         .nodes()
-        .any(|(_, s, crashed)| crashed && s.role() == Role::Leader);
-    crashed_leader && live_leaders(state).next().is_some()
+        .filter(|(_, s, crashed)| *crashed && s.role() == Role::Leader)
+        .any(|(_, dead, _)| {
+            state
+                .live()
+                .filter(|(_, s)| s.role() == Role::Leader)
+                .any(|(_, s)| match (s.term(), dead.term()) {
+                    (Some(now), Some(then)) => now > then,
+                    _ => true,
+                })
+        })
 }
 
 /// The goal of an election: exactly one live node leads, and every live node

@@ -191,7 +191,13 @@ impl Actor for Bully {
         }
     }
 
-    fn on_timeout(&self, me: Id, state: &mut Cow<BullyState>, timer: &BullyTimer, o: &mut Out<Self>) {
+    fn on_timeout(
+        &self,
+        me: Id,
+        state: &mut Cow<BullyState>,
+        timer: &BullyTimer,
+        o: &mut Out<Self>,
+    ) {
         match (timer, state.role) {
             (BullyTimer::Heartbeat, BullyRole::Coordinator) => self.announce(me, o),
             (BullyTimer::LeaderTimeout, BullyRole::Follower)
@@ -263,7 +269,12 @@ impl Leadership for BullyState {
 
 impl fmt::Debug for BullyState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} coordinator {}", self.role, MaybeId(self.coordinator))
+        write!(
+            f,
+            "{:?} coordinator {}",
+            self.role,
+            MaybeId(self.coordinator)
+        )
     }
 }
 
@@ -296,4 +307,115 @@ fn properties_list() -> Vec<Property<ElectionModel<Bully>>> {
             properties::one_leader_known_to_all::<Bully>,
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::Timeouts;
+    use stateright::actor::Command;
+
+    fn bully(n: usize) -> Bully {
+        Bully::new(Cluster::new(n, Timeouts::default()))
+    }
+
+    fn deliver(
+        node: &Bully,
+        me: usize,
+        state: BullyState,
+        src: usize,
+        msg: BullyMsg,
+    ) -> (BullyState, Vec<(usize, BullyMsg)>) {
+        let mut cow = Cow::Owned(state);
+        let mut o = Out::new();
+        node.on_msg(Id::from(me), &mut cow, Id::from(src), msg, &mut o);
+        (cow.into_owned(), sends(&o))
+    }
+
+    fn sends(o: &Out<Bully>) -> Vec<(usize, BullyMsg)> {
+        o.iter()
+            .filter_map(|c| match c {
+                Command::Send(dst, m) => Some((usize::from(*dst), m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn follower_of(c: usize) -> BullyState {
+        BullyState {
+            role: BullyRole::Follower,
+            coordinator: Some(Id::from(c)),
+        }
+    }
+
+    #[test]
+    fn starting_node_challenges_only_higher_ids() {
+        let node = bully(4);
+        let mut o = Out::new();
+        let state = node.on_start(Id::from(1), &None, &mut o);
+        assert_eq!(state.role, BullyRole::Electing);
+        assert_eq!(
+            sends(&o),
+            vec![(2, BullyMsg::Election), (3, BullyMsg::Election)]
+        );
+    }
+
+    #[test]
+    fn highest_node_wins_at_once() {
+        let node = bully(3);
+        let mut o = Out::new();
+        let state = node.on_start(Id::from(2), &None, &mut o);
+        assert_eq!(state.role, BullyRole::Coordinator);
+        assert_eq!(state.leader(), Some(Id::from(2)));
+        assert_eq!(
+            sends(&o),
+            vec![(0, BullyMsg::Coordinator), (1, BullyMsg::Coordinator)]
+        );
+    }
+
+    #[test]
+    fn election_from_below_is_answered_and_taken_over() {
+        let node = bully(4);
+        let (state, sent) = deliver(&node, 2, follower_of(3), 0, BullyMsg::Election);
+        assert_eq!(state.role, BullyRole::Electing);
+        assert_eq!(sent, vec![(0, BullyMsg::Ok), (3, BullyMsg::Election)]);
+    }
+
+    #[test]
+    fn ok_puts_the_challenger_out_of_the_running() {
+        let node = bully(3);
+        let electing = BullyState {
+            role: BullyRole::Electing,
+            coordinator: None,
+        };
+        let (state, _) = deliver(&node, 0, electing, 2, BullyMsg::Ok);
+        assert_eq!(state.role, BullyRole::Waiting);
+        let mut cow = Cow::Owned(state);
+        let mut o = Out::new();
+        // A stale answer timeout no longer makes it coordinator.
+        node.on_timeout(Id::from(0), &mut cow, &BullyTimer::AnswerTimeout, &mut o);
+        assert_eq!(cow.role, BullyRole::Waiting);
+    }
+
+    #[test]
+    fn coordinator_from_below_is_bullied() {
+        let node = bully(3);
+        let (state, sent) = deliver(&node, 2, follower_of(2), 1, BullyMsg::Coordinator);
+        assert_eq!(state.role, BullyRole::Coordinator);
+        assert_eq!(
+            sent,
+            vec![(0, BullyMsg::Coordinator), (1, BullyMsg::Coordinator)]
+        );
+    }
+
+    #[test]
+    fn coordinator_from_above_is_followed() {
+        let node = bully(3);
+        let coordinator = BullyState {
+            role: BullyRole::Coordinator,
+            coordinator: Some(Id::from(1)),
+        };
+        let (state, _) = deliver(&node, 1, coordinator, 2, BullyMsg::Coordinator);
+        assert_eq!(state, follower_of(2));
+    }
 }

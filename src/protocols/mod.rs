@@ -11,9 +11,9 @@ pub mod ring;
 
 use crate::leadership::Leadership;
 use crate::model::{ElectionModel, System};
-use stateright::Property;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
+use stateright::Property;
 use std::fmt::{self, Debug};
 use std::hash::Hash;
 use std::ops::Range;
@@ -97,7 +97,8 @@ pub enum ProtocolKind {
 }
 
 impl ProtocolKind {
-    pub const ALL: [ProtocolKind; 3] = [ProtocolKind::Bully, ProtocolKind::Ring, ProtocolKind::Raft];
+    pub const ALL: [ProtocolKind; 3] =
+        [ProtocolKind::Bully, ProtocolKind::Ring, ProtocolKind::Raft];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -121,7 +122,9 @@ impl FromStr for ProtocolKind {
             "bully" => Ok(ProtocolKind::Bully),
             "ring" => Ok(ProtocolKind::Ring),
             "raft" => Ok(ProtocolKind::Raft),
-            other => Err(format!("unknown protocol '{other}' (expected bully, ring or raft)")),
+            other => Err(format!(
+                "unknown protocol '{other}' (expected bully, ring or raft)"
+            )),
         }
     }
 }
@@ -164,10 +167,13 @@ pub trait Protocol:
     /// A canonical representative of a state's symmetry class, for protocols
     /// in which every node plays the same part (Raft). Bully and Ring order
     /// nodes by id, so permuting ids changes their behaviour: `None`.
-    fn symmetry() -> Option<fn(&System<Self>) -> System<Self>> {
+    fn symmetry() -> Option<Canonicalize<Self>> {
         None
     }
 }
+
+/// Maps a system state to the canonical member of its symmetry class.
+pub type Canonicalize<P> = fn(&System<P>) -> System<P>;
 
 /// Arms `timer` for the duration the protocol configures for it.
 pub(crate) fn arm<P: Protocol>(protocol: &P, o: &mut Out<P>, timer: P::Timer) {

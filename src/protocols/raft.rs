@@ -11,7 +11,7 @@
 
 use super::{arm, Cluster, MaybeId, Protocol, ProtocolKind};
 use crate::leadership::{Leadership, Role};
-use crate::model::{properties, ElectionModel, System};
+use crate::model::{properties, ElectionModel};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use stateright::{Property, Representative, Rewrite, RewritePlan};
@@ -177,14 +177,7 @@ impl Actor for Raft {
         }
     }
 
-    fn on_msg(
-        &self,
-        me: Id,
-        state: &mut Cow<RaftState>,
-        src: Id,
-        msg: RaftMsg,
-        o: &mut Out<Self>,
-    ) {
+    fn on_msg(&self, me: Id, state: &mut Cow<RaftState>, src: Id, msg: RaftMsg, o: &mut Out<Self>) {
         // Every delivery consumes its message, even one that changes nothing.
         let state = state.to_mut();
         if msg.term() > state.term {
@@ -279,7 +272,7 @@ impl Protocol for Raft {
         properties_list()
     }
 
-    fn symmetry() -> Option<fn(&System<Self>) -> System<Self>> {
+    fn symmetry() -> Option<super::Canonicalize<Self>> {
         Some(Representative::representative)
     }
 
@@ -322,7 +315,11 @@ impl fmt::Debug for RaftState {
             MaybeId(self.voted_for)
         )?;
         if self.role == RaftRole::Candidate {
-            write!(f, " votes {:?}", super::Ids(&self.votes.iter().copied().collect::<Vec<_>>()))?;
+            write!(
+                f,
+                " votes {:?}",
+                super::Ids(&self.votes.iter().copied().collect::<Vec<_>>())
+            )?;
         }
         Ok(())
     }
@@ -383,4 +380,242 @@ fn properties_list() -> Vec<Property<ElectionModel<Raft>>> {
             properties::one_leader_known_to_all::<Raft>,
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::Timeouts;
+    use stateright::actor::Command;
+
+    fn raft(n: usize) -> Raft {
+        Raft::new(Cluster::new(n, Timeouts::default()))
+    }
+
+    fn follower(term: u64, voted_for: Option<usize>) -> RaftState {
+        RaftState {
+            term,
+            voted_for: voted_for.map(Id::from),
+            role: RaftRole::Follower,
+            leader: None,
+            votes: BTreeSet::new(),
+        }
+    }
+
+    fn deliver(
+        node: &Raft,
+        me: usize,
+        state: RaftState,
+        src: usize,
+        msg: RaftMsg,
+    ) -> (RaftState, Out<Raft>) {
+        let mut cow = Cow::Owned(state);
+        let mut o = Out::new();
+        node.on_msg(Id::from(me), &mut cow, Id::from(src), msg, &mut o);
+        (cow.into_owned(), o)
+    }
+
+    fn sent(o: &Out<Raft>) -> Vec<(usize, RaftMsg)> {
+        o.iter()
+            .filter_map(|c| match c {
+                Command::Send(dst, m) => Some((usize::from(*dst), m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn grants_one_vote_per_term_and_saves_it_before_replying() {
+        let node = raft(3);
+        let (state, o) = deliver(
+            &node,
+            0,
+            follower(0, None),
+            1,
+            RaftMsg::RequestVote { term: 1 },
+        );
+        assert_eq!(state.voted_for, Some(Id::from(1)));
+        assert_eq!(state.term, 1);
+        let save = o.iter().position(|c| matches!(c, Command::Save(s) if s.voted_for == Some(Id::from(1)) && s.current_term == 1));
+        let reply = o
+            .iter()
+            .position(|c| matches!(c, Command::Send(_, RaftMsg::Vote { granted: true, .. })));
+        assert!(
+            save.is_some() && reply.is_some() && save < reply,
+            "save must precede the reply: {o:?}"
+        );
+
+        // A second candidate in the same term gets no vote.
+        let (state, o) = deliver(&node, 0, state, 2, RaftMsg::RequestVote { term: 1 });
+        assert_eq!(state.voted_for, Some(Id::from(1)));
+        assert!(sent(&o).is_empty());
+    }
+
+    #[test]
+    fn refuses_a_stale_candidate_with_its_newer_term() {
+        let node = raft(3);
+        let (_, o) = deliver(
+            &node,
+            0,
+            follower(3, None),
+            1,
+            RaftMsg::RequestVote { term: 2 },
+        );
+        assert_eq!(
+            sent(&o),
+            vec![(
+                1,
+                RaftMsg::Vote {
+                    term: 3,
+                    granted: false
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn candidate_becomes_leader_with_a_majority() {
+        let node = raft(3);
+        let mut state = Cow::Owned(follower(0, None));
+        let mut o = Out::new();
+        node.on_timeout(Id::from(0), &mut state, &RaftTimer::Election, &mut o);
+        assert_eq!(state.role, RaftRole::Candidate);
+        assert_eq!(state.term, 1);
+        let (state, o) = deliver(
+            &node,
+            0,
+            state.into_owned(),
+            2,
+            RaftMsg::Vote {
+                term: 1,
+                granted: true,
+            },
+        );
+        assert_eq!(state.role, RaftRole::Leader);
+        assert_eq!(state.leader(), Some(Id::from(0)));
+        let heartbeats = sent(&o);
+        assert_eq!(heartbeats.len(), 2);
+        assert!(heartbeats
+            .iter()
+            .all(|(_, m)| *m == RaftMsg::AppendEntries { term: 1 }));
+    }
+
+    #[test]
+    fn a_vote_from_an_older_term_is_not_counted() {
+        let node = raft(5);
+        let candidate = RaftState {
+            term: 2,
+            voted_for: Some(Id::from(0)),
+            role: RaftRole::Candidate,
+            leader: None,
+            votes: BTreeSet::from([Id::from(0), Id::from(1)]),
+        };
+        let (state, _) = deliver(
+            &node,
+            0,
+            candidate,
+            2,
+            RaftMsg::Vote {
+                term: 1,
+                granted: true,
+            },
+        );
+        assert_eq!(state.role, RaftRole::Candidate);
+        assert_eq!(state.votes.len(), 2);
+    }
+
+    #[test]
+    fn leader_steps_down_on_a_reply_from_a_higher_term() {
+        let node = raft(3);
+        let leader = RaftState {
+            term: 1,
+            voted_for: Some(Id::from(0)),
+            role: RaftRole::Leader,
+            leader: Some(Id::from(0)),
+            votes: BTreeSet::new(),
+        };
+        let (state, o) = deliver(&node, 0, leader, 1, RaftMsg::AppendEntriesReply { term: 2 });
+        assert_eq!(state.role, RaftRole::Follower);
+        assert_eq!(state.term, 2);
+        assert_eq!(state.voted_for, None);
+        assert!(o
+            .iter()
+            .any(|c| matches!(c, Command::Save(s) if s.current_term == 2)));
+    }
+
+    #[test]
+    fn restores_term_and_vote_after_a_crash() {
+        let node = raft(3);
+        let storage = Some(RaftStorage {
+            current_term: 4,
+            voted_for: Some(Id::from(2)),
+        });
+        let state = node.on_start(Id::from(0), &storage, &mut Out::new());
+        assert_eq!((state.term, state.voted_for), (4, Some(Id::from(2))));
+        assert_eq!(state.role, RaftRole::Follower);
+    }
+
+    #[test]
+    fn stale_heartbeat_is_answered_with_the_newer_term() {
+        let node = raft(3);
+        let (state, o) = deliver(
+            &node,
+            1,
+            follower(3, None),
+            0,
+            RaftMsg::AppendEntries { term: 2 },
+        );
+        assert_eq!(state.leader, None);
+        assert_eq!(sent(&o), vec![(0, RaftMsg::AppendEntriesReply { term: 3 })]);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever votes arrive, a candidate leads exactly when the
+            /// granted votes of its own term (its own included) reach a
+            /// majority before any message from a higher term deposes it.
+            #[test]
+            fn leads_exactly_with_a_majority(n in 1usize..8, voters in proptest::collection::vec((0usize..8, 0u64..3, any::<bool>()), 0..12)) {
+                let node = raft(n);
+                let mut state = Cow::Owned(follower(0, None));
+                node.on_timeout(Id::from(0), &mut state, &RaftTimer::Election, &mut Out::new());
+                let mut state = state.into_owned();
+                let mut expected = if n == 1 { RaftRole::Leader } else { RaftRole::Candidate };
+                let mut counted = BTreeSet::from([0usize]);
+                for (voter, term, granted) in voters {
+                    let voter = voter % n;
+                    if voter == 0 { continue; }
+                    let (next, _) = deliver(&node, 0, state, voter, RaftMsg::Vote { term, granted });
+                    state = next;
+                    if term > 1 {
+                        expected = RaftRole::Follower;
+                    } else if expected == RaftRole::Candidate && term == 1 && granted {
+                        counted.insert(voter);
+                        if counted.len() > n / 2 {
+                            expected = RaftRole::Leader;
+                        }
+                    }
+                }
+                prop_assert_eq!(state.role, expected);
+            }
+
+            /// A node never accepts a message's term that is lower than its own,
+            /// and always adopts a higher one.
+            #[test]
+            fn terms_never_go_backwards(own in 0u64..5, msg_term in 0u64..5, kind in 0u8..4) {
+                let node = raft(3);
+                let msg = match kind {
+                    0 => RaftMsg::RequestVote { term: msg_term },
+                    1 => RaftMsg::Vote { term: msg_term, granted: true },
+                    2 => RaftMsg::AppendEntries { term: msg_term },
+                    _ => RaftMsg::AppendEntriesReply { term: msg_term },
+                };
+                let (state, _) = deliver(&node, 0, follower(own, None), 1, msg);
+                prop_assert_eq!(state.term, own.max(msg_term));
+            }
+        }
+    }
 }

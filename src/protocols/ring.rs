@@ -13,7 +13,9 @@
 //! the same way. The leader sends a heartbeat to every node each period.
 //!
 //! If the initiator itself dies, the node that would hand the token back to it
-//! a second time completes the election in its place. Nothing is persisted.
+//! a second time completes the election in its place. A node that knows no
+//! leader (it has just started or recovered) adopts the sender of the first
+//! heartbeat it hears. Nothing is persisted.
 
 use super::{arm, Cluster, Ids, MaybeId, Protocol, ProtocolKind};
 use crate::leadership::{Leadership, Role};
@@ -93,7 +95,13 @@ impl Ring {
 
     fn start_election(&self, me: Id, state: &mut RingState, o: &mut Out<Self>) {
         self.participate(state, o);
-        self.route(me, Token::Election { ids: vec![me] }, self.successor(me), state, o);
+        self.route(
+            me,
+            Token::Election { ids: vec![me] },
+            self.successor(me),
+            state,
+            o,
+        );
     }
 
     fn participate(&self, state: &mut RingState, o: &mut Out<Self>) {
@@ -184,7 +192,13 @@ impl Ring {
                 if !ids.contains(&me) {
                     self.accept(me, leader, state, o);
                     ids.push(me);
-                    self.route(me, Token::Coordinator { leader, ids }, self.successor(me), state, o);
+                    self.route(
+                        me,
+                        Token::Coordinator { leader, ids },
+                        self.successor(me),
+                        state,
+                        o,
+                    );
                 }
             }
         }
@@ -217,7 +231,11 @@ impl Actor for Ring {
                 self.receive(me, token, state, o);
             }
             RingMsg::Ack(token) => {
-                if let Some(i) = state.unacked.iter().position(|(t, to)| *t == token && *to == src) {
+                if let Some(i) = state
+                    .unacked
+                    .iter()
+                    .position(|(t, to)| *t == token && *to == src)
+                {
                     state.unacked.remove(i);
                     if state.unacked.is_empty() {
                         o.cancel_timer(RingTimer::AckTimeout);
@@ -225,7 +243,10 @@ impl Actor for Ring {
                 }
             }
             RingMsg::Alive => {
-                if state.role == RingRole::Follower && state.leader == Some(src) {
+                // A node that knows no leader yet (it has just started or
+                // recovered) learns it from the heartbeat.
+                if state.role == RingRole::Follower && state.leader.is_none_or(|l| l == src) {
+                    state.leader = Some(src);
                     arm(self, o, RingTimer::LeaderTimeout);
                 }
             }
@@ -338,10 +359,11 @@ impl fmt::Debug for RingState {
 ///   follow a live leader all follow the same one.
 ///
 /// Both hold on a reliable network with timely timing (an ack timeout fires
-/// only when no message is in flight, so only dead successors are skipped)
-/// and crash-stop failures. They fail — split brain — when an ack timeout can
-/// fire while the ack is still in flight or the ack is lost (a live node is
-/// skipped and left out of the election), and when a higher node recovers.
+/// only when no message is in flight, so only dead successors are skipped),
+/// with crash-stop failures and with recovery (a recovered node learns the
+/// leader from its heartbeat and does not challenge it). They fail — split
+/// brain — when an ack timeout can fire while the ack is still in flight or
+/// the ack is lost: a live node is skipped and left out of the election.
 fn properties_list() -> Vec<Property<ElectionModel<Ring>>> {
     vec![
         Property::always("single leader", properties::single_live_leader::<Ring>),
@@ -356,4 +378,185 @@ fn properties_list() -> Vec<Property<ElectionModel<Ring>>> {
             properties::one_leader_known_to_all::<Ring>,
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::Timeouts;
+    use stateright::actor::Command;
+
+    fn ring(n: usize) -> Ring {
+        Ring::new(Cluster::new(n, Timeouts::default()))
+    }
+
+    fn ids(v: &[usize]) -> Vec<Id> {
+        v.iter().copied().map(Id::from).collect()
+    }
+
+    fn sends(o: &Out<Ring>) -> Vec<(usize, RingMsg)> {
+        o.iter()
+            .filter_map(|c| match c {
+                Command::Send(dst, m) => Some((usize::from(*dst), m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn idle() -> RingState {
+        RingState {
+            role: RingRole::Follower,
+            leader: None,
+            unacked: Vec::new(),
+        }
+    }
+
+    fn deliver(
+        node: &Ring,
+        me: usize,
+        state: RingState,
+        src: usize,
+        msg: RingMsg,
+    ) -> (RingState, Vec<(usize, RingMsg)>) {
+        let mut cow = Cow::Owned(state);
+        let mut o = Out::new();
+        node.on_msg(Id::from(me), &mut cow, Id::from(src), msg, &mut o);
+        (cow.into_owned(), sends(&o))
+    }
+
+    #[test]
+    fn election_token_collects_ids_and_is_acknowledged() {
+        let node = ring(4);
+        let token = Token::Election { ids: ids(&[0]) };
+        let (state, sent) = deliver(&node, 1, idle(), 0, RingMsg::Pass(token.clone()));
+        assert_eq!(state.role, RingRole::Participant);
+        let forwarded = Token::Election { ids: ids(&[0, 1]) };
+        assert_eq!(
+            sent,
+            vec![
+                (0, RingMsg::Ack(token)),
+                (2, RingMsg::Pass(forwarded.clone()))
+            ]
+        );
+        assert_eq!(state.unacked, vec![(forwarded, Id::from(2))]);
+    }
+
+    #[test]
+    fn returned_token_elects_the_highest_id() {
+        let node = ring(4);
+        let token = Token::Election {
+            ids: ids(&[1, 2, 3, 0]),
+        };
+        let (state, sent) = deliver(&node, 1, idle(), 0, RingMsg::Pass(token));
+        assert_eq!(state.leader, Some(Id::from(3)));
+        assert_eq!(state.role, RingRole::Follower);
+        let coordinator = Token::Coordinator {
+            leader: Id::from(3),
+            ids: ids(&[1]),
+        };
+        assert!(sent.contains(&(2, RingMsg::Pass(coordinator))));
+    }
+
+    #[test]
+    fn unacknowledged_token_skips_the_dead_successor() {
+        let node = ring(4);
+        let token = Token::Election { ids: ids(&[0, 1]) };
+        let state = RingState {
+            role: RingRole::Participant,
+            leader: None,
+            unacked: vec![(token.clone(), Id::from(2))],
+        };
+        let mut cow = Cow::Owned(state);
+        let mut o = Out::new();
+        node.on_timeout(Id::from(1), &mut cow, &RingTimer::AckTimeout, &mut o);
+        assert_eq!(sends(&o), vec![(3, RingMsg::Pass(token.clone()))]);
+        assert_eq!(cow.unacked, vec![(token, Id::from(3))]);
+    }
+
+    #[test]
+    fn node_completes_the_election_of_a_dead_initiator() {
+        let node = ring(3);
+        // n2 handed the token back to initiator n0, which never acknowledged;
+        // the next node, n1, is already on the token: n2 decides.
+        let token = Token::Election {
+            ids: ids(&[0, 1, 2]),
+        };
+        let state = RingState {
+            role: RingRole::Participant,
+            leader: None,
+            unacked: vec![(token, Id::from(0))],
+        };
+        let mut cow = Cow::Owned(state);
+        let mut o = Out::new();
+        node.on_timeout(Id::from(2), &mut cow, &RingTimer::AckTimeout, &mut o);
+        assert_eq!(cow.role, RingRole::Leader);
+        assert_eq!(cow.leader, Some(Id::from(2)));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeSet;
+
+        proptest! {
+            /// Skipping successors one by one from any node visits every other
+            /// node exactly once before coming back to the node itself.
+            #[test]
+            fn skipping_successors_visits_every_node_once(n in 1usize..12, start in 0usize..12) {
+                let node = ring(n);
+                let me = Id::from(start % n);
+                let mut seen = BTreeSet::new();
+                let mut next = node.successor(me);
+                while next != me {
+                    prop_assert!(seen.insert(next), "visited {:?} twice", next);
+                    next = node.successor(next);
+                }
+                prop_assert_eq!(seen.len(), n - 1);
+            }
+
+            /// Whichever successors are dead, an election token handed around
+            /// by acknowledgement timeouts ends with the highest live id
+            /// elected, and never lists a dead node.
+            #[test]
+            fn election_elects_highest_live_id(n in 2usize..8, dead_mask in any::<u8>(), initiator in 0usize..8) {
+                let node = ring(n);
+                let initiator = initiator % n;
+                let dead = |i: usize| i != initiator && dead_mask & (1 << i) != 0;
+                let mut states: Vec<RingState> = (0..n).map(|_| idle()).collect();
+                let mut o = Out::new();
+                let mut cow = Cow::Owned(states[initiator].clone());
+                node.on_timeout(Id::from(initiator), &mut cow, &RingTimer::LeaderTimeout, &mut o);
+                states[initiator] = cow.into_owned();
+                let mut queue: Vec<(usize, Out<Ring>)> = vec![(initiator, o)];
+                let mut steps = 0;
+                while let Some((from, out)) = queue.pop() {
+                    steps += 1;
+                    prop_assert!(steps < 1000);
+                    for c in out {
+                        let Command::Send(dst, msg) = c else { continue };
+                        let dst_i = usize::from(dst);
+                        if matches!(msg, RingMsg::Alive) { continue; }
+                        if dead(dst_i) {
+                            // No ack will come: the sender's ack timer fires.
+                            let mut cow = Cow::Owned(states[from].clone());
+                            let mut o = Out::new();
+                            node.on_timeout(Id::from(from), &mut cow, &RingTimer::AckTimeout, &mut o);
+                            states[from] = cow.into_owned();
+                            queue.push((from, o));
+                            continue;
+                        }
+                        let mut cow = Cow::Owned(states[dst_i].clone());
+                        let mut o = Out::new();
+                        node.on_msg(dst, &mut cow, Id::from(from), msg, &mut o);
+                        states[dst_i] = cow.into_owned();
+                        queue.push((dst_i, o));
+                    }
+                }
+                let highest_live = (0..n).rev().find(|&i| !dead(i)).unwrap();
+                for i in (0..n).filter(|&i| !dead(i)) {
+                    prop_assert_eq!(states[i].leader, Some(Id::from(highest_live)), "node {}", i);
+                }
+            }
+        }
+    }
 }

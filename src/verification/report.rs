@@ -11,12 +11,18 @@ fn kind_label(kind: Kind) -> &'static str {
     }
 }
 
-/// The result table, then the counterexample traces (and the example traces
-/// when `examples` is set).
+/// The result table, then the counterexample traces (and, when `examples` is
+/// set, the sanity examples and liveness paths that ended at a bound).
 pub fn render(result: &CheckResult, examples: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", result.protocol, result.config.describe());
-    let name_w = result.properties.iter().map(|p| p.name.chars().count()).max().unwrap_or(8).max(8);
+    let name_w = result
+        .properties
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     let outcome_w = result
         .properties
         .iter()
@@ -30,7 +36,11 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
         "property", "kind", "expected", "outcome"
     );
     for p in &result.properties {
-        let mark = if p.meets_expectation { "ok" } else { "FAILED" };
+        let mark = match (&p.outcome, p.meets_expectation) {
+            (_, true) => "ok",
+            (Outcome::NotDecided { .. }, false) => "?",
+            (_, false) => "FAILED",
+        };
         let _ = writeln!(
             out,
             "  {:<name_w$}  {:<8}  {:<8}  {:<outcome_w$}  {mark}",
@@ -51,14 +61,22 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
             super::run::Strategy::Bfs => "bfs",
             super::run::Strategy::Dfs => "dfs",
         },
-        if result.symmetry_used { " + symmetry" } else { "" },
-        if result.exhaustive { ", exhaustive" } else { ", stopped early" },
+        if result.symmetry_used {
+            " + symmetry"
+        } else {
+            ""
+        },
+        if result.exhaustive {
+            ", exhaustive"
+        } else {
+            ", stopped early"
+        },
         if result.bound_hit { ", bounded" } else { "" },
     );
+    let mut printed: Vec<(&str, String)> = Vec::new();
     for p in &result.properties {
         let Some(trace) = &p.trace else { continue };
-        let is_example = p.outcome == Outcome::ExampleFound;
-        if is_example && !examples {
+        if p.outcome != Outcome::Violated && !examples {
             continue;
         }
         let what = match &p.outcome {
@@ -66,13 +84,23 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
             Outcome::NotDecided { .. } => "path into the bound",
             _ => "counterexample",
         };
+        let text = trace.to_string();
+        if let Some((first, _)) = printed.iter().find(|(_, t)| *t == text) {
+            let _ = writeln!(
+                out,
+                "\n{what} for \"{}\": the same trace as for \"{first}\"",
+                p.name
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "\n{what} for \"{}\" ({} steps):",
             p.name,
             trace.steps.len()
         );
-        let _ = write!(out, "{trace}");
+        let _ = write!(out, "{text}");
+        printed.push((&p.name, text));
     }
     out
 }

@@ -8,7 +8,7 @@ use crate::protocols::raft::Raft;
 use crate::protocols::ring::Ring;
 use crate::protocols::{Protocol, ProtocolKind};
 use serde::{Deserialize, Serialize};
-use stateright::{Checker, Expectation, Model, Path, Property};
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,9 @@ pub struct CheckOptions {
     pub symmetry: bool,
     /// Stop after this long and report what was established so far.
     pub timeout: Option<Duration>,
+    /// Keep exploring after the first safety counterexample, to decide every
+    /// property (by default the check stops there, as TLC does).
+    pub keep_going: bool,
 }
 
 impl Default for CheckOptions {
@@ -42,6 +45,7 @@ impl Default for CheckOptions {
             depth: None,
             symmetry: false,
             timeout: None,
+            keep_going: false,
         }
     }
 }
@@ -131,7 +135,9 @@ impl Outcome {
     /// for liveness, whose check is known to be incomplete.
     pub fn meets(&self, kind: Kind, expect: Expect) -> bool {
         match (self, expect) {
-            (Outcome::Incomplete, _) | (Outcome::NotDecided { .. }, _) if kind == Kind::Eventually => {
+            (Outcome::Incomplete, _) | (Outcome::NotDecided { .. }, _)
+                if kind == Kind::Eventually =>
+            {
                 true
             }
             (Outcome::NotDecided { .. }, _) => false,
@@ -206,6 +212,22 @@ pub fn check(
     }
 }
 
+/// Refuses a configuration that cannot be checked, before any work starts.
+pub fn preflight(kind: ProtocolKind, config: &ModelConfig) -> Result<(), String> {
+    config.validate()?;
+    match kind {
+        ProtocolKind::Bully => {
+            ElectionModel::<Bully>::new(config.clone()).check_initial_state_within_bounds()
+        }
+        ProtocolKind::Ring => {
+            ElectionModel::<Ring>::new(config.clone()).check_initial_state_within_bounds()
+        }
+        ProtocolKind::Raft => {
+            ElectionModel::<Raft>::new(config.clone()).check_initial_state_within_bounds()
+        }
+    }
+}
+
 /// The expectation used when none is given: every property holds.
 pub fn default_expectation(_: &str) -> Option<Expect> {
     Some(Expect::Holds)
@@ -226,6 +248,14 @@ pub fn check_protocol<P: Protocol>(
     if let Some(timeout) = options.timeout {
         builder = builder.timeout(timeout);
     }
+    if !options.keep_going {
+        let safety = P::properties()
+            .iter()
+            .filter(|p| p.expectation == Expectation::Always)
+            .map(|p| p.name)
+            .collect();
+        builder = builder.finish_when(HasDiscoveries::AnyOf(safety));
+    }
     let symmetry = match (options.symmetry, options.strategy, P::symmetry()) {
         (true, Strategy::Dfs, Some(representative)) => Some(representative),
         _ => None,
@@ -235,8 +265,24 @@ pub fn check_protocol<P: Protocol>(
     }
     let started = Instant::now();
     Ok(match options.strategy {
-        Strategy::Bfs => finish(builder.spawn_bfs(), config, options, symmetry.is_some(), started, expectations, progress),
-        Strategy::Dfs => finish(builder.spawn_dfs(), config, options, symmetry.is_some(), started, expectations, progress),
+        Strategy::Bfs => finish(
+            builder.spawn_bfs(),
+            config,
+            options,
+            symmetry.is_some(),
+            started,
+            expectations,
+            progress,
+        ),
+        Strategy::Dfs => finish(
+            builder.spawn_dfs(),
+            config,
+            options,
+            symmetry.is_some(),
+            started,
+            expectations,
+            progress,
+        ),
     })
 }
 
@@ -270,8 +316,12 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
     let discoveries = checker.discoveries();
     let properties = model.properties();
     let all_discovered = properties.iter().all(|p| discoveries.contains_key(p.name));
+    let safety_refuted = properties
+        .iter()
+        .any(|p| p.expectation == Expectation::Always && discoveries.contains_key(p.name));
     let timed_out = options.timeout.is_some_and(|t| started.elapsed() >= t);
-    let exhaustive = !all_discovered && !timed_out;
+    let stopped_early = all_discovered || (safety_refuted && !options.keep_going);
+    let exhaustive = !stopped_early && !timed_out;
     let depth_cut = options.depth.is_some_and(|d| checker.max_depth() >= d);
     let bound_hit = model.bound_was_hit() || depth_cut;
 
@@ -284,7 +334,14 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
                 .get(property.name)
                 .cloned()
                 .map(|path| shortest_prefix(model, property, path));
-            let outcome = classify(model, kind, found.as_ref(), exhaustive, bound_hit, timed_out);
+            let outcome = classify(
+                model,
+                kind,
+                found.as_ref(),
+                exhaustive,
+                bound_hit,
+                timed_out,
+            );
             let trace = found.map(Trace::from_steps);
             PropertyResult {
                 name: property.name.to_string(),
@@ -348,9 +405,9 @@ fn classify<P: Protocol>(
 ) -> Outcome {
     let stopped = || Outcome::NotDecided {
         reason: if timed_out {
-            "the check was stopped by its timeout".into()
+            "timeout reached".into()
         } else {
-            "the check stopped once every property was decided".into()
+            "stopped at the first counterexample; --keep-going decides it".into()
         },
     };
     match (kind, found) {
@@ -370,10 +427,12 @@ fn classify<P: Protocol>(
             };
             let mut actions = Vec::new();
             model.actions(last, &mut actions);
-            let has_successor = actions.into_iter().any(|a| model.next_state(last, a).is_some());
+            let has_successor = actions
+                .into_iter()
+                .any(|a| model.next_state(last, a).is_some());
             if has_successor {
                 Outcome::NotDecided {
-                    reason: "the only paths without a leader run into the bound".into(),
+                    reason: "every leaderless path found ends at the bound".into(),
                 }
             } else {
                 Outcome::Violated

@@ -2,7 +2,7 @@
 //! each with what changed in the nodes' view of leadership, and the final
 //! state of every node.
 
-use crate::leadership::{node_name, Leadership, LeaderView};
+use crate::leadership::{node_name, LeaderView, Leadership};
 use crate::model::{describe_action, Action, System};
 use crate::protocols::Protocol;
 use serde::Serialize;
@@ -105,9 +105,20 @@ impl Trace {
 
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self.steps.iter().map(|s| s.action.chars().count()).max().unwrap_or(0);
+        let width = self
+            .steps
+            .iter()
+            .map(|s| s.action.chars().count())
+            .max()
+            .unwrap_or(0);
         let initial: Vec<String> = self.initial.iter().map(|v| v.to_string()).collect();
-        writeln!(f, "  {:>3}. {:<width$}   ⇒ {}", 0, "initial state", initial.join("; "))?;
+        writeln!(
+            f,
+            "  {:>3}. {:<width$}   ⇒ {}",
+            0,
+            "initial state",
+            initial.join("; ")
+        )?;
         for step in &self.steps {
             write!(f, "  {:>3}. {:<width$}", step.step, step.action)?;
             let changes: Vec<String> = step.changed.iter().map(|v| v.to_string()).collect();
