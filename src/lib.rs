@@ -10,4 +10,5 @@ pub mod cli;
 pub mod leadership;
 pub mod model;
 pub mod protocols;
+pub mod runtime;
 pub mod verification;

@@ -1,0 +1,235 @@
+//! The UDP runtime: runs any protocol actor — the very value the model
+//! checker explores — over real sockets.
+//!
+//! One tokio task per node owns the actor's state, one `UdpSocket`, the
+//! armed timers and the storage file. Every `Out` command is honoured:
+//! `Save` is written durably before any message of the same batch leaves
+//! the node, `SetTimer` arms a timer for a random duration drawn from its
+//! range, `Send` encodes a versioned envelope ([`wire`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use elect::protocols::raft::Raft;
+//! use elect::runtime::{start, NodeConfig};
+//!
+//! let peers = vec!["127.0.0.1:7000".parse()?, "127.0.0.1:7001".parse()?, "127.0.0.1:7002".parse()?];
+//! let node = start::<Raft>(NodeConfig::new(0, peers)).await?;
+//! let mut leadership = node.leadership();
+//! leadership.changed().await?;
+//! println!("{}", *leadership.borrow());
+//! node.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+pub mod metrics;
+mod node;
+pub mod storage;
+pub mod wire;
+
+use crate::leadership::LeaderView;
+use crate::protocols::{Protocol, Timeouts};
+use metrics::Counters;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use storage::StorageError;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+/// Largest cluster the wire format addresses (ids are 16 bits, one value is
+/// reserved for admin clients).
+pub const MAX_NODES: usize = 1024;
+
+/// How to run one node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// This node's id: its index in `peers`.
+    pub id: usize,
+    /// Every member's address, indexed by node id; `peers[id]` is the address
+    /// this node listens on.
+    pub peers: Vec<SocketAddr>,
+    /// Name of the cluster; datagrams of other clusters are dropped.
+    pub cluster: String,
+    /// Where `Out::save` writes; `None` keeps storage in memory only.
+    pub data_dir: Option<PathBuf>,
+    pub timeouts: Timeouts,
+    /// Seed for timer randomisation; `None` seeds from the OS.
+    pub seed: Option<u64>,
+}
+
+impl NodeConfig {
+    pub fn new(id: usize, peers: Vec<SocketAddr>) -> NodeConfig {
+        NodeConfig {
+            id,
+            peers,
+            cluster: "elect".into(),
+            data_dir: None,
+            timeouts: Timeouts::default(),
+            seed: None,
+        }
+    }
+
+    /// Checks membership and addresses; the error names the problem.
+    pub fn validate(&self) -> Result<(), StartError> {
+        if self.peers.is_empty() || self.peers.len() > MAX_NODES {
+            return Err(StartError::Config(format!(
+                "--peers must list between 1 and {MAX_NODES} addresses (got {})",
+                self.peers.len()
+            )));
+        }
+        if self.id >= self.peers.len() {
+            return Err(StartError::Config(format!(
+                "--id {} is not a member: --peers lists {} addresses, so ids run from 0 to {}",
+                self.id,
+                self.peers.len(),
+                self.peers.len() - 1
+            )));
+        }
+        for (i, a) in self.peers.iter().enumerate() {
+            if let Some(j) = self.peers[..i].iter().position(|b| b == a) {
+                return Err(StartError::Config(format!(
+                    "address {a} appears twice in --peers (ids {j} and {i})"
+                )));
+            }
+            if a.port() == 0 {
+                return Err(StartError::Config(format!(
+                    "address {a} in --peers has no port"
+                )));
+            }
+        }
+        let t = &self.timeouts;
+        if t.election.start > t.election.end {
+            return Err(StartError::Config(
+                "the election timeout range is empty".into(),
+            ));
+        }
+        if t.heartbeat >= t.election.start {
+            return Err(StartError::Config(format!(
+                "the heartbeat ({:?}) must be shorter than the election timeout ({:?}): followers would suspect a live leader",
+                t.heartbeat, t.election.start
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why a running node stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A save failed: the node stops rather than act on state it could not
+    /// make durable.
+    #[error("{0}; the node stopped so that it never acts on state it could not persist")]
+    Storage(#[from] StorageError),
+    #[error("socket error: {0}")]
+    Socket(#[from] std::io::Error),
+    #[error("the node task failed: {0}")]
+    Task(String),
+}
+
+/// A change of a node's view of leadership, as it happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LeadershipEvent {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// The same instant in RFC 3339.
+    pub time: String,
+    pub node: usize,
+    #[serde(flatten)]
+    pub view: LeaderView,
+}
+
+impl LeadershipEvent {
+    pub fn now(node: usize, view: LeaderView) -> LeadershipEvent {
+        let now = SystemTime::now();
+        let at_ms = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        LeadershipEvent {
+            at_ms,
+            time: humantime::format_rfc3339_millis(now).to_string(),
+            node,
+            view,
+        }
+    }
+}
+
+/// A running node: watch its leadership, read its counters, stop it.
+pub struct NodeHandle {
+    id: usize,
+    local_addr: SocketAddr,
+    view: watch::Receiver<LeaderView>,
+    events: broadcast::Sender<LeadershipEvent>,
+    counters: Arc<Mutex<Counters>>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<Result<(), NodeError>>,
+}
+
+impl NodeHandle {
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The address the node's socket is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The node's current view of leadership; `changed().await` wakes on
+    /// every change.
+    pub fn leadership(&self) -> watch::Receiver<LeaderView> {
+        self.view.clone()
+    }
+
+    /// Every leadership change from now on, with its timestamp.
+    pub fn events(&self) -> broadcast::Receiver<LeadershipEvent> {
+        self.events.subscribe()
+    }
+
+    /// A snapshot of the node's counters.
+    pub fn counters(&self) -> Counters {
+        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Whether the node task has stopped (on its own, after an error).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops the node and waits for it: timers are dropped, the socket is
+    /// closed, storage is already durable.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        let _ = self.shutdown.send(true);
+        self.join().await
+    }
+
+    /// Waits until the node stops (after [`NodeHandle::shutdown`] from a
+    /// clone of the trigger, or on a fatal error).
+    pub async fn join(self) -> Result<(), NodeError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(NodeError::Task(e.to_string())),
+        }
+    }
+}
+
+/// Starts a node of protocol `P` on the current tokio runtime.
+pub async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle, StartError> {
+    node::start::<P>(config).await
+}
