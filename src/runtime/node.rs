@@ -73,7 +73,6 @@ pub(super) async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle,
         started: Instant::now(),
     };
     let task = tokio::spawn(async move {
-        node.publish_view(true);
         node.apply(out).await?;
         node.run(shutdown_rx).await
     });
@@ -141,7 +140,7 @@ impl<P: Protocol> Node<P> {
                         if let Cow::Owned(next) = state {
                             self.state = next;
                         }
-                        self.publish_view(false);
+                        self.publish_view();
                         self.apply(out).await?;
                     }
                 }
@@ -168,7 +167,7 @@ impl<P: Protocol> Node<P> {
                 if let Cow::Owned(next) = state {
                     self.state = next;
                 }
-                self.publish_view(false);
+                self.publish_view();
                 self.apply(out).await
             }
         }
@@ -269,7 +268,7 @@ impl<P: Protocol> Node<P> {
         if let Cow::Owned(next) = state {
             self.state = next;
         }
-        self.publish_view(false);
+        self.publish_view();
         Box::pin(self.apply(out)).await
     }
 
@@ -304,24 +303,23 @@ impl<P: Protocol> Node<P> {
         }
     }
 
-    /// Publishes the view if it changed (or unconditionally at start).
-    fn publish_view(&mut self, initial: bool) {
+    /// Publishes the view if the last handler changed it. (The view after
+    /// `on_start` is the watch channel's initial value.)
+    fn publish_view(&mut self) {
         let view = self.state.view();
-        if view == self.view && !initial {
+        if view == self.view {
             return;
         }
         let before = self.view;
         self.view = view;
-        if !initial {
-            let new_election = view.role == Role::Candidate
-                && (before.role != Role::Candidate || before.term != view.term);
-            self.count(|c| {
-                c.leadership_changes += 1;
-                if new_election {
-                    c.elections_started += 1;
-                }
-            });
-        }
+        let new_election = view.role == Role::Candidate
+            && (before.role != Role::Candidate || before.term != view.term);
+        self.count(|c| {
+            c.leadership_changes += 1;
+            if new_election {
+                c.elections_started += 1;
+            }
+        });
         let event = LeadershipEvent::now(usize::from(self.id), view);
         info!(node = event.node, role = %view.role, leader = ?view.leader, term = ?view.term, "leadership");
         let _ = self.view_tx.send(view);
