@@ -334,3 +334,152 @@ fn sigterm_stops_a_node_cleanly() {
     let output = child.wait_with_output().expect("wait");
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn a_node_runs_from_a_config_file_and_answers_elect_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = support::free_ports(1)[0];
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "protocol = \"bully\"\nid = 0\npeers = [\"127.0.0.1:{port}\"]\ndata_dir = \"{}\"\nheartbeat_ms = 20\nelection_timeout_ms = \"200..400\"\ncluster_id = \"from-file\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elect"))
+        .args(["node", "--config", &config.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    std::thread::sleep(Duration::from_millis(400));
+    let status = |cluster: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_elect"))
+            .args([
+                "status",
+                &format!("127.0.0.1:{port}"),
+                "--cluster-id",
+                cluster,
+                "--timeout-ms",
+                "600",
+            ])
+            .output()
+            .expect("status")
+    };
+    let ok = status("from-file");
+    let other = status("elect");
+    let _ = child.kill();
+    let _ = child.wait();
+    let table = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{table}");
+    assert!(
+        table.contains("bully") && table.contains("leader"),
+        "{table}"
+    );
+    // A status request for another cluster is dropped, so it goes unanswered.
+    assert_eq!(other.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&other.stdout).contains("no answer"));
+}
+
+#[test]
+fn a_bad_config_file_is_one_line_with_status_two() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, "protocol = \"raft\"\nid = 0\npeerz = []\n").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_elect"))
+        .args(["node", "--config", &config.display().to_string()])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("peerz"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_talk_over_ipv6() {
+    use elect::protocols::bully::Bully;
+    use elect::runtime::{start, NodeConfig};
+    let Ok(probe) = UdpSocket::bind("[::1]:0") else {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    };
+    let mut peers = vec![probe.local_addr().expect("addr")];
+    for _ in 1..3 {
+        peers.push(
+            UdpSocket::bind("[::1]:0")
+                .expect("bind")
+                .local_addr()
+                .expect("addr"),
+        );
+    }
+    drop(probe);
+    let mut nodes = Vec::new();
+    for id in 0..3 {
+        nodes.push(
+            start::<Bully>(NodeConfig::new(id, peers.clone()))
+                .await
+                .expect("start on ::1"),
+        );
+    }
+    let deadline = tokio::time::Instant::now() + START_WITHIN;
+    while !nodes
+        .iter()
+        .all(|n| n.leadership().borrow().leader == Some(2))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no agreement over IPv6"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for n in nodes {
+        n.shutdown().await.expect("shutdown");
+    }
+}
+
+#[test]
+fn elect_cluster_shows_reelections() {
+    // Five consecutive ports from a random high base; a clash only makes the
+    // cluster refuse to start, which the assertion below would show.
+    let base = 20000 + (std::process::id() % 20000) as u16;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_elect"))
+        .args([
+            "cluster",
+            "--protocol",
+            "bully",
+            "--nodes",
+            "3",
+            "--base-port",
+            &base.to_string(),
+            "--kill-leader-every",
+            "1.5",
+            "--restart-after",
+            "0.5",
+            "--duration",
+            "5",
+            "--heartbeat-ms",
+            "50",
+            "--election-timeout-ms",
+            "300..600",
+        ])
+        .output()
+        .expect("run cluster");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("| leader n2"), "{text}");
+    assert!(text.contains("SIGKILL n2 (the leader)"), "{text}");
+    assert!(
+        text.contains("failover: all live nodes follow n1"),
+        "{text}"
+    );
+    assert!(text.contains("restarted n2"), "{text}");
+    assert!(text.contains("cluster stopped"), "{text}");
+}

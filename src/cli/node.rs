@@ -113,13 +113,14 @@ impl NodeArgs {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Failure::Usage(format!("--config {}: {e}", path.display())))?;
                 toml::from_str::<NodeFile>(&text).map_err(|e| {
-                    let msg = e.to_string();
-                    let first = msg
-                        .lines()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("invalid TOML")
-                        .to_string();
-                    Failure::Usage(format!("--config {}: {}", path.display(), first.trim()))
+                    let line = e
+                        .span()
+                        .map_or(0, |span| text[..span.start].matches('\n').count() + 1);
+                    Failure::Usage(format!(
+                        "--config {} line {line}: {}",
+                        path.display(),
+                        e.message().trim()
+                    ))
                 })?
             }
             None => NodeFile::default(),
