@@ -2,12 +2,10 @@
 
 use super::Failure;
 use crate::model::{ElectionModel, ModelConfig, NetworkKind, Timing};
-use crate::protocols::bully::Bully;
-use crate::protocols::raft::Raft;
-use crate::protocols::ring::Ring;
 use crate::protocols::{Protocol, ProtocolKind};
 use crate::verification::report;
-use crate::verification::run::{self, CheckOptions, Progress, Strategy};
+use crate::verification::run::{self, CheckOptions, Job, Progress, Strategy};
+use crate::verification::scenario::Scenario;
 use clap::Args;
 use stateright::Model;
 use std::io::Write;
@@ -33,10 +31,25 @@ pub struct ModelArgs {
     /// for crash-stop).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub recover: Option<bool>,
+    /// What a node saved survives its crash (`--persist=false`: the disk
+    /// loses it, and the node recovers as if new).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub persist: Option<bool>,
+    /// Network partitions allowed (each an explicit split step, healed by an
+    /// explicit heal step).
+    #[arg(long, value_name = "K")]
+    pub partitions: Option<usize>,
     /// Timing assumption: `asynchronous` (timers fire at any time) or
-    /// `timely` (only when no message is in flight).
+    /// `timely` (only when no message is in flight and no shorter timer is armed).
     #[arg(long, value_enum)]
     pub timing: Option<Timing>,
+    /// Add a GST step after which no faults happen and timing is timely, and
+    /// check that a single leader known to all emerges and stays.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub gst: Option<bool>,
+    /// With --gst: steps after GST within which the leader must be stable.
+    #[arg(long, value_name = "STEPS")]
+    pub stabilize_within: Option<usize>,
     /// Bound: highest term explored (Raft).
     #[arg(long, value_name = "T")]
     pub max_term: Option<u64>,
@@ -66,8 +79,20 @@ impl ModelArgs {
         if let Some(v) = self.recover {
             c.recover = v;
         }
+        if let Some(v) = self.persist {
+            c.persist = v;
+        }
+        if let Some(v) = self.partitions {
+            c.partitions = v;
+        }
         if let Some(v) = self.timing {
             c.timing = v;
+        }
+        if let Some(v) = self.gst {
+            c.gst = v;
+        }
+        if let Some(v) = self.stabilize_within {
+            c.stabilize_within = v;
         }
         if let Some(v) = self.max_term {
             c.max_term = v;
@@ -80,34 +105,42 @@ impl ModelArgs {
     }
 }
 
-/// What `elect check` checks: one protocol, or each in turn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum CheckTarget {
-    Bully,
-    Ring,
-    Raft,
-    /// Every protocol, each with its own defaults.
-    All,
+/// What `elect check` checks: one protocol, each protocol, or a scenario file.
+#[derive(Clone, Debug)]
+enum CheckTarget {
+    Protocols(Vec<ProtocolKind>),
+    Scenario(Scenario),
 }
 
-impl CheckTarget {
-    fn protocols(self) -> Vec<ProtocolKind> {
-        match self {
-            CheckTarget::Bully => vec![ProtocolKind::Bully],
-            CheckTarget::Ring => vec![ProtocolKind::Ring],
-            CheckTarget::Raft => vec![ProtocolKind::Raft],
-            CheckTarget::All => ProtocolKind::ALL.to_vec(),
-        }
+fn parse_target(target: &str) -> Result<CheckTarget, Failure> {
+    if target == "all" {
+        return Ok(CheckTarget::Protocols(ProtocolKind::ALL.to_vec()));
     }
+    if let Ok(kind) = target.parse::<ProtocolKind>() {
+        return Ok(CheckTarget::Protocols(vec![kind]));
+    }
+    let path = std::path::Path::new(target);
+    if path.exists() || target.ends_with(".toml") {
+        return Scenario::load(path)
+            .map(CheckTarget::Scenario)
+            .map_err(Failure::Usage);
+    }
+    Err(Failure::Usage(format!(
+        "'{target}' is neither a protocol (bully, bully-halt, ring, raft, all) nor a scenario file"
+    )))
 }
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Protocol to check.
-    #[arg(value_enum)]
-    pub protocol: CheckTarget,
+    /// bully, bully-halt, ring, raft, all — or a scenario file (models/*.toml).
+    #[arg(value_name = "PROTOCOL|FILE")]
+    pub target: String,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Also check recoverability, the sound liveness property: from every
+    /// reachable state a single leader known to all can still be reached.
+    #[arg(long)]
+    pub recoverability: bool,
     /// Do not explore paths longer than D steps.
     #[arg(long, value_name = "D")]
     pub depth: Option<usize>,
@@ -163,23 +196,77 @@ impl CheckArgs {
             symmetry,
             timeout: self.timeout.map(Duration::from_secs),
             keep_going: self.keep_going,
+            mutation: None,
         })
     }
 }
 
+impl CheckArgs {
+    /// Whether any flag that shapes the model was given.
+    fn changes_model(&self) -> bool {
+        let m = &self.model;
+        m.nodes.is_some()
+            || m.network.is_some()
+            || m.lossy.is_some()
+            || m.crashes.is_some()
+            || m.recover.is_some()
+            || m.persist.is_some()
+            || m.partitions.is_some()
+            || m.timing.is_some()
+            || m.gst.is_some()
+            || m.stabilize_within.is_some()
+            || m.max_term.is_some()
+            || m.max_in_flight.is_some()
+    }
+}
+
 pub fn check(args: CheckArgs) -> Result<bool, Failure> {
-    // Refuse bad arguments for every protocol before checking any of them.
-    let mut runs = Vec::new();
-    for protocol in args.protocol.protocols() {
-        let config = args.model.config(protocol)?;
-        let options = args.options(protocol)?;
-        run::preflight(protocol, &config).map_err(Failure::Usage)?;
-        runs.push((protocol, config, options));
+    // Refuse bad arguments for every run before checking any of them.
+    let mut jobs = Vec::new();
+    match parse_target(&args.target)? {
+        CheckTarget::Scenario(scenario) => {
+            if args.changes_model() {
+                return Err(Failure::Usage(format!(
+                    "{}: a scenario file fixes the model; edit the file instead of passing model flags",
+                    args.target
+                )));
+            }
+            let mut job = Job::from_scenario(&scenario);
+            if args.strategy.is_some()
+                || args.symmetry.is_some()
+                || args.threads.is_some()
+                || args.depth.is_some()
+                || args.timeout.is_some()
+            {
+                job.options = args.options(scenario.protocol)?;
+                job.options.keep_going = true;
+            }
+            job.recoverability |= args.recoverability;
+            jobs.push(job);
+        }
+        CheckTarget::Protocols(protocols) => {
+            for protocol in protocols {
+                let config = args.model.config(protocol)?;
+                jobs.push(Job {
+                    name: protocol.name().to_string(),
+                    description: String::new(),
+                    protocol,
+                    options: args.options(protocol)?,
+                    config,
+                    expect: Default::default(),
+                    recoverability: args.recoverability,
+                    max_states: run::DEFAULT_MAX_STATES,
+                });
+            }
+        }
+    }
+    for job in &jobs {
+        run::preflight(job.protocol, &job.config).map_err(Failure::Usage)?;
     }
     let mut all_met = true;
     let mut results = Vec::new();
-    for (protocol, config, options) in runs {
-        let result = check_one(protocol, &config, &options, args.json)?;
+    for job in &jobs {
+        let result = check_one(job, args.json)?;
         all_met &= result.all_met();
         if args.json {
             results.push(result);
@@ -200,17 +287,16 @@ pub fn check(args: CheckArgs) -> Result<bool, Failure> {
     Ok(all_met)
 }
 
-fn check_one(
-    protocol: ProtocolKind,
-    config: &ModelConfig,
-    options: &CheckOptions,
-    quiet: bool,
-) -> Result<run::CheckResult, Failure> {
+/// Runs one job, with progress on stderr unless `quiet`.
+pub(super) fn check_one(job: &Job, quiet: bool) -> Result<run::CheckResult, Failure> {
     let mut stderr = std::io::stderr();
     if !quiet {
-        let _ = writeln!(stderr, "checking {protocol}: {}", config.describe());
+        let _ = writeln!(stderr, "checking {}: {}", job.name, job.config.describe());
     }
     let mut progress = |p: Progress| {
+        if quiet {
+            return;
+        }
         let rate = p.unique_states as f64 / p.elapsed.as_secs_f64().max(1e-3);
         let _ = writeln!(
             stderr,
@@ -222,14 +308,7 @@ fn check_one(
             rate
         );
     };
-    run::check(
-        protocol,
-        config,
-        options,
-        &run::default_expectation,
-        &mut progress,
-    )
-    .map_err(Failure::Usage)
+    run::run_job(job, &mut progress).map_err(Failure::Usage)
 }
 
 #[derive(Args, Debug)]
@@ -263,11 +342,7 @@ pub fn explore(args: ExploreArgs) -> Result<bool, Failure> {
         args.protocol,
         config.describe()
     );
-    match args.protocol {
-        ProtocolKind::Bully => serve::<Bully>(config, addr),
-        ProtocolKind::Ring => serve::<Ring>(config, addr),
-        ProtocolKind::Raft => serve::<Raft>(config, addr),
-    }
+    crate::with_protocol!(args.protocol, P => serve::<P>(config, addr));
     Ok(true)
 }
 

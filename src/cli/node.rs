@@ -1,9 +1,6 @@
 //! `elect node` and `elect status`.
 
 use super::Failure;
-use crate::protocols::bully::Bully;
-use crate::protocols::raft::Raft;
-use crate::protocols::ring::Ring;
 use crate::protocols::{Protocol, ProtocolKind, Timeouts};
 use crate::runtime::admin::{query_status, StatusReport};
 use crate::runtime::{self, wire, LeadershipEvent, NodeConfig, StartError};
@@ -191,11 +188,7 @@ pub fn node(args: NodeArgs) -> Result<bool, Failure> {
     }
     let runtime = super::runtime()?;
     runtime.block_on(async move {
-        match settings.protocol {
-            ProtocolKind::Bully => run_node::<Bully>(settings).await,
-            ProtocolKind::Ring => run_node::<Ring>(settings).await,
-            ProtocolKind::Raft => run_node::<Raft>(settings).await,
-        }
+        crate::with_protocol!(settings.protocol, P => run_node::<P>(settings).await)
     })
 }
 

@@ -2,336 +2,66 @@
 //!
 //! [`ElectionModel`] wraps Stateright's [`ActorModel`] and adds what the
 //! fault models need: a total crash budget (Stateright's own bound limits
-//! only how many nodes are down at once), optional recovery, a cap on
-//! messages in flight and on terms that keeps the state space finite, and the
-//! *timely* timing assumption, which filters the enabled actions.
+//! only how many nodes are down at once), recovery with or without the saved
+//! storage, network partitions that heal, a GST step after which the system
+//! behaves, caps on messages in flight and on terms that keep the state space
+//! finite, and the *timely* timing assumption, which filters the enabled
+//! actions.
 
+mod config;
 pub mod properties;
+mod system;
 
-use crate::leadership::{node_name, Leadership, Role};
-use crate::protocols::{Cluster, Protocol, Timeouts};
-use serde::{Deserialize, Serialize};
+pub use config::{ModelConfig, NetworkKind, Timing};
+pub use system::{describe_action, describe_partition, in_flight, Action, Env, Step, System};
+
+use crate::leadership::{Leadership, Role};
+use crate::protocols::{Cluster, Protocol, Timeouts, TimerRole};
 use stateright::actor::{
     ActorModel, ActorModelAction, ActorModelState, Envelope, Id, LossyNetwork, Network,
 };
-use stateright::{Model, Property, Representative, Rewrite, RewritePlan};
-use std::collections::BTreeSet;
-use std::fmt;
-use std::hash::{Hash, Hasher};
+use stateright::{Model, Property};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// How the network treats messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkKind {
-    /// Per-pair FIFO channels; each message is delivered at most once.
-    Ordered,
-    /// Any message in flight may be delivered next (reordering); each at most once.
-    Unordered,
-    /// Reordering, and a message once sent may be delivered again and again.
-    Duplicating,
-}
-
-impl fmt::Display for NetworkKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            NetworkKind::Ordered => "ordered",
-            NetworkKind::Unordered => "unordered",
-            NetworkKind::Duplicating => "duplicating",
-        })
-    }
-}
-
-/// When timers may fire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Timing {
-    /// A timer may fire at any moment, even while the message it waits for is
-    /// in flight: Stateright's default, the asynchronous system model.
-    Asynchronous,
-    /// The synchronous system model, where message delays are negligible
-    /// against timeouts and timers are accurate:
-    /// - a timer fires only when no message is in flight to a live node;
-    /// - a timer fires only when no live node has a timer armed whose longest
-    ///   duration is shorter than this timer's shortest (as if all armed
-    ///   timers had been set at the same moment), so a leader's heartbeat
-    ///   always beats its followers' election timeouts;
-    /// - a message to a crashed node is lost.
-    Timely,
-}
-
-impl fmt::Display for Timing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Timing::Asynchronous => "asynchronous",
-            Timing::Timely => "timely",
-        })
-    }
-}
-
-/// One checked configuration: the cluster and the faults it may suffer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    pub nodes: usize,
-    pub network: NetworkKind,
-    /// Messages in flight may be lost.
-    pub lossy: bool,
-    /// How many crashes may happen in the whole execution.
-    pub crashes: usize,
-    /// Whether a crashed node may recover (restarting from its saved storage).
-    pub recover: bool,
-    pub timing: Timing,
-    /// Bound: states in which a node's term exceeds this are not explored
-    /// (protocols with terms only).
-    pub max_term: u64,
-    /// Bound: states with more messages in flight are not explored.
-    pub max_in_flight: usize,
-}
-
-impl ModelConfig {
-    /// Checks the combination makes sense; the message names the problem.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.nodes == 0 || self.nodes > 9 {
-            return Err(format!(
-                "--nodes must be between 1 and 9 (got {})",
-                self.nodes
-            ));
-        }
-        if self.crashes > self.nodes {
-            return Err(format!(
-                "--crashes {} exceeds the number of nodes ({})",
-                self.crashes, self.nodes
-            ));
-        }
-        if self.recover && self.crashes == 0 {
-            return Err("--recover needs a crash budget (--crashes 1 or more)".into());
-        }
-        if self.timing == Timing::Timely && self.network == NetworkKind::Duplicating {
-            return Err(
-                "--timing timely needs a network that consumes delivered messages \
-                 (--network ordered or unordered): on a duplicating network a message \
-                 stays in flight for ever, so no timer could fire"
-                    .into(),
-            );
-        }
-        if self.max_in_flight == 0 {
-            return Err("--max-in-flight must be at least 1".into());
-        }
-        Ok(())
-    }
-
-    /// One line describing the fault model and bounds, for reports.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} nodes, {}{} network, {} crash{}{}, {} timing, ≤{} messages in flight, terms ≤{}",
-            self.nodes,
-            if self.lossy { "lossy " } else { "" },
-            self.network,
-            self.crashes,
-            if self.crashes == 1 { "" } else { "es" },
-            if self.crashes > 0 {
-                if self.recover {
-                    " with recovery"
-                } else {
-                    " (crash-stop)"
-                }
-            } else {
-                ""
-            },
-            self.timing,
-            self.max_in_flight,
-            self.max_term,
-        )
-    }
-}
-
-/// What the environment remembers besides the actors: carried in Stateright's
-/// per-state history slot so that it is part of every state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Env {
-    /// Crashes so far, against the budget.
-    pub crashes: usize,
-    /// Every (term, node) seen acting as leader during the execution, for
-    /// protocols with terms: election safety is a property of the history.
-    pub leaders: BTreeSet<(u64, Id)>,
-}
-
-impl Rewrite<Id> for Env {
-    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
-        Env {
-            crashes: self.crashes,
-            leaders: self.leaders.rewrite(plan),
-        }
-    }
-}
-
-/// A state of the whole system: every node, the network, the timers and the
-/// environment. A thin wrapper around Stateright's state whose `Debug` output
-/// is a legible per-node table (the Explorer shows states with it).
-pub struct System<P: Protocol>(pub ActorModelState<P, Env>);
-
-impl<P: Protocol> System<P> {
-    /// Each node's id, state and whether it is crashed. A crashed node's last
-    /// state stays visible; properties decide whether it counts.
-    pub fn nodes(&self) -> impl Iterator<Item = (Id, &P::State, bool)> + '_ {
-        self.0
-            .actor_states
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (Id::from(i), &**s, self.0.crashed[i]))
-    }
-
-    /// Each node that is up.
-    pub fn live(&self) -> impl Iterator<Item = (Id, &P::State)> + '_ {
-        self.nodes()
-            .filter(|(_, _, crashed)| !crashed)
-            .map(|(id, s, _)| (id, s))
-    }
-
-    pub fn is_live(&self, id: Id) -> bool {
-        !self.0.crashed.get(usize::from(id)).copied().unwrap_or(true)
-    }
-
-    pub fn env(&self) -> &Env {
-        &self.0.history
-    }
-
-    pub fn in_flight(&self) -> usize {
-        self.0.network.len()
-    }
-}
-
-impl<P: Protocol> Clone for System<P> {
-    fn clone(&self) -> Self {
-        System(self.0.clone())
-    }
-}
-
-impl<P: Protocol> PartialEq for System<P> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-
-impl<P: Protocol> Eq for System<P> {}
-
-impl<P: Protocol> Hash for System<P> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state)
-    }
-}
-
-impl<P> Representative for System<P>
-where
-    P: Protocol,
-    P::Msg: Rewrite<Id>,
-    P::State: Rewrite<Id>,
-    P::Random: Rewrite<Id>,
-    P::Storage: Rewrite<Id>,
-{
-    fn representative(&self) -> Self {
-        System(self.0.representative())
-    }
-}
-
-impl<P: Protocol> fmt::Debug for System<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (id, state, crashed) in self.nodes() {
-            let view = state.view();
-            let marker = match (crashed, view.role) {
-                (true, _) => "✗ CRASHED",
-                (false, Role::Leader) => "★ LEADER ",
-                (false, Role::Candidate) => "? candidate",
-                (false, Role::Follower) => "  follower",
-            };
-            write!(f, "{:<3} {:<11} {:?}", node_name(id), marker, state)?;
-            let timers: Vec<String> = self.0.timers_set[usize::from(id)]
-                .iter()
-                .map(|t| format!("{t:?}"))
-                .collect();
-            if !timers.is_empty() {
-                let mut timers = timers;
-                timers.sort();
-                write!(f, "  ⏱ {}", timers.join(","))?;
-            }
-            writeln!(f)?;
-        }
-        let mut envelopes: Vec<String> = in_flight(&self.0.network)
-            .map(|(src, dst, msg)| format!("{}→{} {:?}", node_name(src), node_name(dst), msg))
-            .collect();
-        envelopes.sort();
-        writeln!(
-            f,
-            "in flight ({}): {}",
-            envelopes.len(),
-            envelopes.join(" · ")
-        )?;
-        let env = self.env();
-        write!(f, "crashes so far: {}", env.crashes)?;
-        if !env.leaders.is_empty() {
-            let leaders: Vec<String> = env
-                .leaders
-                .iter()
-                .map(|(t, id)| format!("t{t}:{}", node_name(*id)))
-                .collect();
-            write!(f, "; leaders seen: {}", leaders.join(" "))?;
-        }
-        Ok(())
-    }
-}
-
-/// Every message in flight, once per copy.
-///
-/// (Stateright 0.31's `Network::iter_all` repeats a multiset entry one time
-/// too many and never advances through an ordered channel, so it is not used.)
-pub fn in_flight<M: Eq + Hash>(
-    network: &Network<M>,
-) -> Box<dyn Iterator<Item = (Id, Id, &M)> + '_> {
-    match network {
-        Network::UnorderedDuplicating(set, _) => {
-            Box::new(set.iter().map(|e| (e.src, e.dst, &e.msg)))
-        }
-        Network::UnorderedNonDuplicating(multiset) => Box::new(
-            multiset
-                .iter()
-                .flat_map(|(e, &n)| std::iter::repeat_n((e.src, e.dst, &e.msg), n)),
-        ),
-        Network::Ordered(channels) => Box::new(
-            channels
-                .iter()
-                .flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))),
-        ),
-    }
-}
-
-pub type Action<P> = ActorModelAction<
-    <P as stateright::actor::Actor>::Msg,
-    <P as stateright::actor::Actor>::Timer,
-    <P as stateright::actor::Actor>::Random,
->;
 
 /// A protocol's cluster in a fault environment, ready for the checker.
 pub struct ElectionModel<P: Protocol> {
     inner: ActorModel<P, (), Env>,
     pub config: ModelConfig,
     properties: Vec<Property<ElectionModel<P>>>,
+    /// Every way to split the nodes into two non-empty sides.
+    splits: Vec<Vec<bool>>,
     /// Set when some successor state was cut off by a bound, so that "holds"
     /// can be reported honestly as "holds within bound".
     bound_hit: Arc<AtomicBool>,
 }
 
 impl<P: Protocol> ElectionModel<P> {
+    /// The protocol's own properties plus the common ones that make sense
+    /// for this configuration (see [`properties::common`]).
     pub fn new(config: ModelConfig) -> Self {
-        Self::with_properties(config, P::properties())
+        let cluster = Cluster::new(config.nodes, Timeouts::default());
+        Self::with_cluster(config, cluster)
     }
 
-    pub fn with_properties(
-        config: ModelConfig,
-        properties: Vec<Property<ElectionModel<P>>>,
-    ) -> Self {
-        let cluster = Cluster::new(config.nodes, Timeouts::default());
+    /// As [`ElectionModel::new`], every node carrying the seeded bug
+    /// `mutation` (which takes effect only with the `mutants` feature).
+    pub fn with_mutation(config: ModelConfig, mutation: Option<&'static str>) -> Self {
+        #[cfg_attr(not(feature = "mutants"), allow(unused_mut))]
+        let mut cluster = Cluster::new(config.nodes, Timeouts::default());
+        #[cfg(feature = "mutants")]
+        {
+            cluster.mutation = mutation;
+        }
+        #[cfg(not(feature = "mutants"))]
+        let _ = mutation;
+        Self::with_cluster(config, cluster)
+    }
+
+    /// As [`ElectionModel::new`], with every node built from `cluster`.
+    pub fn with_cluster(config: ModelConfig, cluster: Cluster) -> Self {
+        let mut properties = P::properties();
+        properties.extend(properties::common::<P>(&config));
         let network = match config.network {
             NetworkKind::Ordered => Network::new_ordered([]),
             NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
@@ -346,10 +76,19 @@ impl<P: Protocol> ElectionModel<P> {
                 LossyNetwork::No
             })
             .max_crashes(config.crashes);
+        let n = config.nodes;
+        let splits = (1..(1u32 << n.saturating_sub(1)))
+            .map(|mask| {
+                (0..n)
+                    .map(|i| i > 0 && mask & (1 << (i - 1)) != 0)
+                    .collect()
+            })
+            .collect();
         ElectionModel {
             inner,
             config,
             properties,
+            splits,
             bound_hit: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -374,31 +113,89 @@ impl<P: Protocol> ElectionModel<P> {
         self.bound_hit.load(Ordering::Relaxed)
     }
 
-    /// Whether `action` may happen in `state` under the configured faults and
-    /// timing assumption.
-    fn allows(&self, state: &System<P>, action: &Action<P>) -> bool {
+    /// Whether timers follow the timely rules in `state`.
+    fn timely(&self, state: &System<P>) -> bool {
+        self.config.timing == Timing::Timely || state.env().after_gst()
+    }
+
+    /// Whether the actor step `action` may happen in `state` under the
+    /// configured faults and timing assumption.
+    fn allows(
+        &self,
+        state: &System<P>,
+        action: &ActorModelAction<P::Msg, P::Timer, P::Random>,
+    ) -> bool {
+        let env = state.env();
+        let faults_allowed = !env.after_gst();
         match action {
-            ActorModelAction::Crash(_) => state.env().crashes < self.config.crashes,
-            ActorModelAction::Recover(_) => self.config.recover,
+            ActorModelAction::Crash(_) => faults_allowed && env.crashes < self.config.crashes,
+            ActorModelAction::Recover(_) => faults_allowed && self.config.recover,
+            ActorModelAction::Drop(_) => faults_allowed,
+            ActorModelAction::Deliver { src, dst, .. } => !env.separated(*src, *dst),
             ActorModelAction::Timeout(id, timer) => {
-                self.config.timing == Timing::Asynchronous
-                    || (!Self::message_to_live_node(state)
-                        && !self.shorter_timer_armed(state, *id, timer))
+                let held_back = Self::message_to_live_node(state)
+                    || self.shorter_timer_armed(state, *id, timer)
+                    || (env.after_gst() && self.heartbeat_must_wait(state, *id, timer));
+                !self.timely(state) || !held_back
             }
-            _ => true,
+            ActorModelAction::SelectRandom { .. } => true,
         }
     }
 
-    /// Whether a live node has a timer armed that certainly expires before
-    /// `timer` would: its longest duration is below `timer`'s shortest.
+    /// Whether a timer that certainly expires before `timer` would (its
+    /// longest duration is below `timer`'s shortest) is armed where it
+    /// matters:
+    /// - at the same node, or at any live node for a one-shot timer: it will
+    ///   fire first whatever the network does;
+    /// - for a timer that watches the leader: the heartbeat of the leader
+    ///   this node follows, if that leader is live, reachable, and the
+    ///   network cannot lose its heartbeats. Each heartbeat restarts the
+    ///   watch, so it cannot expire; nothing else restarts it.
     fn shorter_timer_armed(&self, state: &System<P>, id: Id, timer: &P::Timer) -> bool {
-        let actor = &self.inner.actors[usize::from(id)];
+        let me = usize::from(id);
+        let actor = &self.inner.actors[me];
         let earliest = actor.timer_range(timer).start;
+        let heartbeats_arrive = !self.config.lossy || state.env().after_gst();
+        let watched_leader = (actor.timer_role(timer) == TimerRole::WatchesLeader)
+            .then(|| state.0.actor_states[me].leader())
+            .flatten()
+            .filter(|&leader| heartbeats_arrive && !state.env().separated(id, leader));
         state.0.timers_set.iter().enumerate().any(|(i, timers)| {
-            state.is_live(Id::from(i))
+            let other = Id::from(i);
+            if other != id && !state.is_live(other) {
+                return false;
+            }
+            timers.iter().any(|t| {
+                let shorter = self.inner.actors[i].timer_range(t).end < earliest;
+                let relevant = match self.inner.actors[i].timer_role(t) {
+                    TimerRole::Heartbeat => other == id || watched_leader == Some(other),
+                    TimerRole::WatchesLeader | TimerRole::Other => true,
+                };
+                shorter && relevant
+            })
+        })
+    }
+
+    /// After GST, fairness: a heartbeat does not fire while a live node has a
+    /// timer armed that this heartbeat does not restart. Without this rule a
+    /// leader's heartbeat could fire for ever ahead of, say, a follower's
+    /// watch on a leader that is gone — an unfair schedule that real timers
+    /// rule out, since the longer timer expires after a bounded number of
+    /// heartbeats.
+    fn heartbeat_must_wait(&self, state: &System<P>, id: Id, timer: &P::Timer) -> bool {
+        if self.inner.actors[usize::from(id)].timer_role(timer) != TimerRole::Heartbeat {
+            return false;
+        }
+        state.0.timers_set.iter().enumerate().any(|(i, timers)| {
+            let node = Id::from(i);
+            state.is_live(node)
                 && timers
                     .iter()
-                    .any(|other| self.inner.actors[i].timer_range(other).end < earliest)
+                    .any(|t| match self.inner.actors[i].timer_role(t) {
+                        TimerRole::Heartbeat => false,
+                        TimerRole::WatchesLeader => state.0.actor_states[i].leader() != Some(id),
+                        TimerRole::Other => true,
+                    })
         })
     }
 
@@ -410,39 +207,41 @@ impl<P: Protocol> ElectionModel<P> {
             .any(|e| state.is_live(e.dst))
     }
 
-    /// Applies the environment's bookkeeping after the actors have stepped.
-    fn settle(&self, state: &mut ActorModelState<P, Env>, action: Option<&Action<P>>) {
-        if let Some(ActorModelAction::Crash(_)) = action {
-            state.history.crashes += 1;
+    /// Applies the environment's bookkeeping after a step.
+    fn settle(&self, state: &mut ActorModelState<P, Env>, counts_after_gst: bool) {
+        let env = &mut state.history;
+        if counts_after_gst {
+            if let Some(steps) = env.since_gst.as_mut() {
+                *steps = (*steps + 1).min(self.config.stabilize_within);
+            }
         }
+        // Messages to crashed nodes are lost under timely timing, and
+        // messages across a partition are lost always.
+        let timely = self.config.timing == Timing::Timely || env.after_gst();
         let crashed = state.crashed.clone();
-        let to_crashed = |e: &Envelope<P::Msg>| crashed[usize::from(e.dst)];
+        let env = &state.history;
+        let lost =
+            |src: Id, dst: Id| (timely && crashed[usize::from(dst)]) || env.separated(src, dst);
         match &mut state.network {
             // Which message was delivered last is bookkeeping, not state.
             Network::UnorderedDuplicating(set, last) => {
                 *last = None;
-                if self.config.timing == Timing::Timely {
-                    set.retain(|e| !to_crashed(e));
-                }
+                set.retain(|e: &Envelope<P::Msg>| !lost(e.src, e.dst));
             }
             Network::UnorderedNonDuplicating(multiset) => {
-                if self.config.timing == Timing::Timely {
-                    multiset.retain(|e, _| !to_crashed(e));
-                }
+                multiset.retain(|e, _| !lost(e.src, e.dst))
             }
-            Network::Ordered(channels) => {
-                if self.config.timing == Timing::Timely {
-                    channels.retain(|(_, dst), _| !crashed[usize::from(*dst)]);
-                }
-            }
+            Network::Ordered(channels) => channels.retain(|(src, dst), _| !lost(*src, *dst)),
         }
+        let mut leaders = Vec::new();
         for (i, actor) in state.actor_states.iter().enumerate() {
             if !crashed[i] && actor.role() == Role::Leader {
                 if let Some(term) = actor.term() {
-                    state.history.leaders.insert((term, Id::from(i)));
+                    leaders.push((term, Id::from(i)));
                 }
             }
         }
+        state.history.leaders.extend(leaders);
     }
 }
 
@@ -455,20 +254,72 @@ impl<P: Protocol> Model for ElectionModel<P> {
             .init_states()
             .into_iter()
             .map(|mut s| {
-                self.settle(&mut s, None);
+                self.settle(&mut s, false);
                 System(s)
             })
             .collect()
     }
 
     fn actions(&self, state: &System<P>, actions: &mut Vec<Action<P>>) {
-        self.inner.actions(&state.0, actions);
-        actions.retain(|a| self.allows(state, a));
+        let mut actor_actions = Vec::new();
+        self.inner.actions(&state.0, &mut actor_actions);
+        actions.extend(
+            actor_actions
+                .into_iter()
+                .filter(|a| self.allows(state, a))
+                .map(Step::Actor),
+        );
+        let env = state.env();
+        if env.after_gst() {
+            return;
+        }
+        if env.partition.is_some() {
+            actions.push(Step::Heal);
+        } else if env.partitions < self.config.partitions {
+            actions.extend(self.splits.iter().cloned().map(Step::Partition));
+        }
+        if self.config.gst {
+            actions.push(Step::Gst);
+        }
     }
 
     fn next_state(&self, state: &System<P>, action: Action<P>) -> Option<System<P>> {
-        let mut next = self.inner.next_state(&state.0, action.clone())?;
-        self.settle(&mut next, Some(&action));
+        let mut next = match action {
+            Step::Actor(action) => {
+                if let (ActorModelAction::Recover(id), false) = (&action, self.config.persist) {
+                    // The disk lost what the node saved.
+                    let mut amnesiac = state.0.clone();
+                    amnesiac.actor_storages[usize::from(*id)] = None;
+                    self.inner.next_state(&amnesiac, action)?
+                } else {
+                    let crash = matches!(action, ActorModelAction::Crash(_));
+                    let mut next = self.inner.next_state(&state.0, action)?;
+                    if crash {
+                        next.history.crashes += 1;
+                    }
+                    next
+                }
+            }
+            Step::Partition(side) => {
+                let mut next = state.0.clone();
+                next.history.partition = Some(side);
+                next.history.partitions += 1;
+                next
+            }
+            Step::Heal => {
+                let mut next = state.0.clone();
+                next.history.partition = None;
+                next
+            }
+            Step::Gst => {
+                let mut next = state.0.clone();
+                next.history.since_gst = Some(0);
+                next.history.partition = None;
+                self.settle(&mut next, false);
+                return Some(System(next));
+            }
+        };
+        self.settle(&mut next, true);
         Some(System(next))
     }
 
@@ -489,76 +340,5 @@ impl<P: Protocol> Model for ElectionModel<P> {
             self.bound_hit.store(true, Ordering::Relaxed);
         }
         within
-    }
-}
-
-/// One step of a trace in words: `n0 → n1  RequestVote { term: 1 }`.
-pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
-    match action {
-        ActorModelAction::Deliver { src, dst, msg } => {
-            format!("{} → {}  {:?}", node_name(*src), node_name(*dst), msg)
-        }
-        ActorModelAction::Drop(e) => format!(
-            "network loses {} → {}  {:?}",
-            node_name(e.src),
-            node_name(e.dst),
-            e.msg
-        ),
-        ActorModelAction::Timeout(id, timer) => {
-            format!("{} timer fires: {:?}", node_name(*id), timer)
-        }
-        ActorModelAction::Crash(id) => format!("{} crashes", node_name(*id)),
-        ActorModelAction::Recover(id) => format!("{} recovers", node_name(*id)),
-        ActorModelAction::SelectRandom { actor, random, .. } => {
-            format!("{} chooses {:?}", node_name(*actor), random)
-        }
-    }
-}
-
-impl ModelConfig {
-    fn seed_default() -> ModelConfig {
-        ModelConfig {
-            nodes: 4,
-            network: NetworkKind::Unordered,
-            lossy: false,
-            crashes: 2,
-            recover: false,
-            timing: Timing::Timely,
-            max_term: 0,
-            max_in_flight: 10,
-        }
-    }
-
-    /// The configuration `elect check <protocol>` uses when no flag changes it:
-    /// the strongest fault model under which the protocol's safety claims
-    /// hold, with at least one crash.
-    pub fn default_for(kind: crate::protocols::ProtocolKind) -> ModelConfig {
-        use crate::protocols::ProtocolKind;
-        match kind {
-            // Raft's election safety needs no timing or delivery assumption.
-            ProtocolKind::Raft => ModelConfig {
-                nodes: 3,
-                network: NetworkKind::Unordered,
-                lossy: true,
-                crashes: 1,
-                recover: true,
-                timing: Timing::Asynchronous,
-                max_term: 2,
-                max_in_flight: 5,
-            },
-            // The seed's Bully and Ring are safe only on a reliable network
-            // with timely timers and crash-stop failures.
-            // Under timely timing a heartbeat fires only once the network
-            // is quiet, so these in-flight caps are never reached: the whole
-            // reachable graph is explored.
-            ProtocolKind::Bully => ModelConfig {
-                max_in_flight: 20,
-                ..Self::seed_default()
-            },
-            ProtocolKind::Ring => ModelConfig {
-                max_in_flight: 10,
-                ..Self::seed_default()
-            },
-        }
     }
 }

@@ -5,11 +5,47 @@
 //! "Live" means not crashed. A crashed node's last state stays visible in the
 //! model but never counts as acting: a dead leader leads nothing.
 
-use super::{ElectionModel, System};
+use super::{ElectionModel, ModelConfig, System};
 use crate::leadership::{Leadership, Role};
 use crate::protocols::Protocol;
 use stateright::actor::Id;
+use stateright::Property;
 use std::collections::BTreeMap;
+
+/// The properties every protocol is checked for besides its own safety
+/// properties:
+/// - `a leader is elected` (sometimes): sanity, the model is not vacuous;
+/// - `a new leader after the leader crashed` (sometimes, when crashes are
+///   allowed): sanity, recovery from a leader crash is possible;
+/// - `eventually one leader known to all` (eventually): liveness as
+///   Stateright checks it, on acyclic paths only, so never reported as
+///   holding (see `verification::liveness` for the sound check);
+/// - `stable leader after GST` (always, when the model has a GST step):
+///   at most `stabilize_within` steps after GST, and at every step after
+///   that, exactly one live node leads and every live node knows it.
+pub fn common<P: Protocol>(config: &ModelConfig) -> Vec<Property<ElectionModel<P>>> {
+    let mut properties = vec![Property::sometimes(
+        "a leader is elected",
+        leader_elected::<P>,
+    )];
+    if config.crashes > 0 {
+        properties.push(Property::sometimes(
+            "a new leader after the leader crashed",
+            reelected_after_crash::<P>,
+        ));
+    }
+    properties.push(Property::eventually(
+        "eventually one leader known to all",
+        one_leader_known_to_all::<P>,
+    ));
+    if config.gst {
+        properties.push(Property::always(
+            "stable leader after GST",
+            stable_after_gst::<P>,
+        ));
+    }
+    properties
+}
 
 /// Live nodes that currently act as leader.
 pub fn live_leaders<P: Protocol>(state: &System<P>) -> impl Iterator<Item = Id> + '_ {
@@ -51,6 +87,22 @@ pub fn settled_nodes_agree<P: Protocol>(_: &ElectionModel<P>, state: &System<P>)
     }
 }
 
+/// The seed's promise for Bully and Ring, "the process with the highest id
+/// that is still active becomes the coordinator": live nodes that have
+/// finished an election and believe in a live leader believe in the highest
+/// live id. (A node still loyal to a crashed leader has not noticed yet.)
+pub fn highest_live_id_leads<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+    let Some(highest) = state.live().map(|(id, _)| id).max() else {
+        return true;
+    };
+    state
+        .live()
+        .filter(|(_, s)| s.has_settled())
+        .filter_map(|(_, s)| s.leader())
+        .filter(|&leader| state.is_live(leader))
+        .all(|leader| leader == highest)
+}
+
 /// Sanity: some live node acts as leader.
 pub fn leader_elected<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     live_leaders(state).next().is_some()
@@ -83,5 +135,17 @@ pub fn one_leader_known_to_all<P: Protocol>(_: &ElectionModel<P>, state: &System
             .live()
             .all(|(_, s)| s.has_settled() && s.leader() == Some(leader)),
         _ => false,
+    }
+}
+
+/// Stabilisation: once `stabilize_within` steps have passed since GST, one
+/// leader is known to all live nodes (and, since this is checked in every
+/// later state, it stays so).
+pub fn stable_after_gst<P: Protocol>(model: &ElectionModel<P>, state: &System<P>) -> bool {
+    match state.env().since_gst {
+        Some(steps) if steps >= model.config.stabilize_within => {
+            one_leader_known_to_all(model, state)
+        }
+        _ => true,
     }
 }

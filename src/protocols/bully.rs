@@ -15,7 +15,8 @@
 //! Nothing is persisted: the algorithm has no state worth keeping across a
 //! crash, and a recovering node simply holds an election.
 
-use super::{arm, Cluster, MaybeId, Protocol, ProtocolKind};
+use super::mutants::*;
+use super::{arm, Cluster, MaybeId, Protocol, ProtocolKind, TimerRole};
 use crate::leadership::{Leadership, Role};
 use crate::model::{properties, ElectionModel};
 use serde::{Deserialize, Serialize};
@@ -160,16 +161,25 @@ impl Actor for Bully {
                 if src > me {
                     return; // only lower nodes send ELECTION to us
                 }
-                o.send(src, BullyMsg::Ok);
+                if !self.cluster.mutated(BULLY_NO_OK) {
+                    o.send(src, BullyMsg::Ok);
+                }
                 match state.role {
-                    BullyRole::Follower => self.hold_election(me, state, o),
+                    // "Q sends OK back to P and starts its own election." A
+                    // node still waiting for a winner's COORDINATOR starts
+                    // afresh too: the winner may have died after its OK.
+                    BullyRole::Follower | BullyRole::Waiting => self.hold_election(me, state, o),
                     // Already the coordinator: remind the challenger.
                     BullyRole::Coordinator => o.send(src, BullyMsg::Coordinator),
-                    BullyRole::Electing | BullyRole::Waiting => {}
+                    // Already challenging the higher nodes.
+                    BullyRole::Electing => {}
                 }
             }
             BullyMsg::Ok => {
-                if state.role == BullyRole::Electing && src > me {
+                if state.role == BullyRole::Electing
+                    && src > me
+                    && !self.cluster.mutated(BULLY_IGNORE_OK)
+                {
                     self.stop_timers(o);
                     state.role = BullyRole::Waiting;
                     arm(self, o, BullyTimer::CoordinatorTimeout);
@@ -183,8 +193,11 @@ impl Actor for Bully {
                     } else {
                         self.follow(src, state, o);
                     }
-                } else if state.role != BullyRole::Electing && state.role != BullyRole::Waiting {
-                    // A lower node claims to coordinate: bully it.
+                } else if self.cluster.mutated(BULLY_FOLLOW_LOWER) {
+                    self.follow(src, state, o);
+                } else if state.role != BullyRole::Electing {
+                    // A lower node claims to coordinate: bully it (while
+                    // electing, the answer timeout settles it anyway).
                     self.hold_election(me, state, o);
                 }
             }
@@ -225,6 +238,14 @@ impl Protocol for Bully {
 
     fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    fn timer_role(&self, timer: &BullyTimer) -> TimerRole {
+        match timer {
+            BullyTimer::Heartbeat => TimerRole::Heartbeat,
+            BullyTimer::LeaderTimeout => TimerRole::WatchesLeader,
+            BullyTimer::AnswerTimeout | BullyTimer::CoordinatorTimeout => TimerRole::Other,
+        }
     }
 
     fn timer_range(&self, timer: &BullyTimer) -> Range<Duration> {
@@ -293,18 +314,16 @@ impl fmt::Debug for BullyState {
 /// when a higher node recovers: it wins at once and coordinates while the old
 /// coordinator has not yet heard of it. The checker prints each of these
 /// counterexamples.
+///
+/// The sanity and liveness properties every protocol shares are in
+/// [`properties::common`].
 fn properties_list() -> Vec<Property<ElectionModel<Bully>>> {
     vec![
         Property::always("single leader", properties::single_live_leader::<Bully>),
         Property::always("agreement", properties::settled_nodes_agree::<Bully>),
-        Property::sometimes("a leader is elected", properties::leader_elected::<Bully>),
-        Property::sometimes(
-            "a new leader after the leader crashed",
-            properties::reelected_after_crash::<Bully>,
-        ),
-        Property::eventually(
-            "eventually one leader known to all",
-            properties::one_leader_known_to_all::<Bully>,
+        Property::always(
+            "highest live id leads",
+            properties::highest_live_id_leads::<Bully>,
         ),
     ]
 }

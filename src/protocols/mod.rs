@@ -6,6 +6,8 @@
 //! same values of these types.
 
 pub mod bully;
+pub mod bully_halt;
+pub mod mutants;
 pub mod raft;
 pub mod ring;
 
@@ -26,11 +28,35 @@ pub struct Cluster {
     /// Number of nodes; node ids are `0..size`.
     pub size: usize,
     pub timeouts: Timeouts,
+    /// A seeded bug every node of the cluster carries (see [`mutants`]).
+    #[cfg(feature = "mutants")]
+    #[serde(skip)]
+    pub mutation: Option<&'static str>,
 }
 
 impl Cluster {
     pub fn new(size: usize, timeouts: Timeouts) -> Self {
-        Cluster { size, timeouts }
+        Cluster {
+            size,
+            timeouts,
+            #[cfg(feature = "mutants")]
+            mutation: None,
+        }
+    }
+
+    /// Whether this cluster carries the seeded bug `name`. Always false in
+    /// normal builds, so the bug code compiles away.
+    #[inline(always)]
+    pub fn mutated(&self, name: &str) -> bool {
+        #[cfg(feature = "mutants")]
+        {
+            self.mutation == Some(name)
+        }
+        #[cfg(not(feature = "mutants"))]
+        {
+            let _ = name;
+            false
+        }
     }
 
     /// Every node id, in ascending order.
@@ -45,6 +71,9 @@ impl Cluster {
 
     /// Smallest number of nodes that forms a majority.
     pub fn quorum(&self) -> usize {
+        if self.mutated(mutants::RAFT_QUORUM_HALF) {
+            return self.size / 2;
+        }
         self.size / 2 + 1
     }
 }
@@ -92,6 +121,10 @@ impl Timeouts {
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolKind {
     Bully,
+    /// Garcia-Molina's original Bully, with the halt phase.
+    #[value(name = "bully-halt")]
+    #[serde(rename = "bully-halt")]
+    BullyHalt,
     Ring,
     Raft,
 }
@@ -103,6 +136,7 @@ impl ProtocolKind {
     pub fn name(self) -> &'static str {
         match self {
             ProtocolKind::Bully => "bully",
+            ProtocolKind::BullyHalt => "bully-halt",
             ProtocolKind::Ring => "ring",
             ProtocolKind::Raft => "raft",
         }
@@ -120,6 +154,7 @@ impl FromStr for ProtocolKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "bully" => Ok(ProtocolKind::Bully),
+            "bully-halt" => Ok(ProtocolKind::BullyHalt),
             "ring" => Ok(ProtocolKind::Ring),
             "raft" => Ok(ProtocolKind::Raft),
             other => Err(format!(
@@ -127,6 +162,32 @@ impl FromStr for ProtocolKind {
             )),
         }
     }
+}
+
+/// Runs `$body` with `$P` standing for the protocol type `$kind` names:
+/// `with_protocol!(kind, P => ElectionModel::<P>::new(config))`.
+#[macro_export]
+macro_rules! with_protocol {
+    ($kind:expr, $P:ident => $body:expr) => {
+        match $kind {
+            $crate::protocols::ProtocolKind::Bully => {
+                type $P = $crate::protocols::bully::Bully;
+                $body
+            }
+            $crate::protocols::ProtocolKind::BullyHalt => {
+                type $P = $crate::protocols::bully_halt::BullyHalt;
+                $body
+            }
+            $crate::protocols::ProtocolKind::Ring => {
+                type $P = $crate::protocols::ring::Ring;
+                $body
+            }
+            $crate::protocols::ProtocolKind::Raft => {
+                type $P = $crate::protocols::raft::Raft;
+                $body
+            }
+        }
+    };
 }
 
 /// What the model checker, the CLI and the runtime need from a protocol
@@ -157,6 +218,9 @@ pub trait Protocol:
     /// the runtime and the timely model both see exactly these durations.
     fn timer_range(&self, timer: &Self::Timer) -> Range<Duration>;
 
+    /// What part `timer` plays; the timely model orders timers by it.
+    fn timer_role(&self, timer: &Self::Timer) -> TimerRole;
+
     /// A short name for a message's type, for counters and traces.
     fn message_kind(msg: &Self::Msg) -> &'static str;
 
@@ -170,6 +234,18 @@ pub trait Protocol:
     fn symmetry() -> Option<Canonicalize<Self>> {
         None
     }
+}
+
+/// The part a timer plays, which tells the timely model how it relates to
+/// other nodes' timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerRole {
+    /// A leader's periodic heartbeat, re-armed every time it fires.
+    Heartbeat,
+    /// A follower's watch on the leader, restarted by every heartbeat.
+    WatchesLeader,
+    /// Any other timeout: it fires once unless its node re-arms it.
+    Other,
 }
 
 /// Maps a system state to the canonical member of its symmetry class.

@@ -1,6 +1,8 @@
-//! Verification: running the checker, judging what it established, and
-//! reporting it with readable traces.
+//! Verification: running the checker, judging what it established, sound
+//! liveness, scenario files, and reporting with readable traces.
 
+pub mod liveness;
 pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod trace;

@@ -3,11 +3,12 @@
 use super::run::{CheckResult, Kind, Outcome};
 use std::fmt::Write;
 
-fn kind_label(kind: Kind) -> &'static str {
+pub fn kind_label(kind: Kind) -> &'static str {
     match kind {
         Kind::Always => "safety",
         Kind::Sometimes => "sanity",
         Kind::Eventually => "liveness",
+        Kind::Recoverability => "liveness",
     }
 }
 
@@ -15,7 +16,20 @@ fn kind_label(kind: Kind) -> &'static str {
 /// set, the sanity examples and liveness paths that ended at a bound).
 pub fn render(result: &CheckResult, examples: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}: {}", result.protocol, result.config.describe());
+    if result.name == result.protocol.name() {
+        let _ = writeln!(out, "{}: {}", result.protocol, result.config.describe());
+    } else {
+        let _ = writeln!(
+            out,
+            "{} ({}): {}",
+            result.name,
+            result.protocol,
+            result.config.describe()
+        );
+    }
+    if !result.description.is_empty() {
+        let _ = writeln!(out, "  {}", result.description);
+    }
     let name_w = result
         .properties
         .iter()
@@ -74,14 +88,25 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
         if result.bound_hit { ", bounded" } else { "" },
     );
     let mut printed: Vec<(&str, String)> = Vec::new();
+    if let Some(l) = &result.liveness {
+        let _ = writeln!(
+            out,
+            "  recoverability: {} states, {} edges, {:.1} s{}",
+            l.states,
+            l.edges,
+            l.seconds,
+            if l.symmetry_used { " (symmetry)" } else { "" }
+        );
+    }
     for p in &result.properties {
         let Some(trace) = &p.trace else { continue };
         if p.outcome != Outcome::Violated && !examples {
             continue;
         }
-        let what = match &p.outcome {
-            Outcome::ExampleFound => "example",
-            Outcome::NotDecided { .. } => "path into the bound",
+        let what = match (&p.outcome, p.kind) {
+            (Outcome::ExampleFound, _) => "example",
+            (Outcome::NotDecided { .. }, _) => "path into the bound",
+            (_, Kind::Recoverability) => "path to a state from which no leader can ever be elected",
             _ => "counterexample",
         };
         let text = trace.to_string();

@@ -1,14 +1,13 @@
 //! Running the model checker on one configuration and saying precisely what
 //! it established.
 
+use super::scenario::{Scenario, RECOVERABILITY};
 use super::trace::Trace;
 use crate::model::{Action, ElectionModel, ModelConfig, System};
-use crate::protocols::bully::Bully;
-use crate::protocols::raft::Raft;
-use crate::protocols::ring::Ring;
 use crate::protocols::{Protocol, ProtocolKind};
 use serde::{Deserialize, Serialize};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -32,9 +31,11 @@ pub struct CheckOptions {
     pub symmetry: bool,
     /// Stop after this long and report what was established so far.
     pub timeout: Option<Duration>,
-    /// Keep exploring after the first safety counterexample, to decide every
-    /// property (by default the check stops there, as TLC does).
+    /// Keep exploring after the first unexpected safety counterexample, to
+    /// decide every property (by default the check stops there, as TLC does).
     pub keep_going: bool,
+    /// Check the protocol with this seeded bug (needs the `mutants` feature).
+    pub mutation: Option<&'static str>,
 }
 
 impl Default for CheckOptions {
@@ -46,6 +47,7 @@ impl Default for CheckOptions {
             symmetry: false,
             timeout: None,
             keep_going: false,
+            mutation: None,
         }
     }
 }
@@ -67,8 +69,11 @@ pub enum Kind {
     Always,
     /// Sanity: true in some reachable state.
     Sometimes,
-    /// Liveness: true eventually on every path.
+    /// Liveness as Stateright checks it: eventually true on every acyclic path.
     Eventually,
+    /// Sound liveness: from every reachable state a single leader known to
+    /// all can still be reached (see `verification::liveness`).
+    Recoverability,
 }
 
 impl From<&Expectation> for Kind {
@@ -175,6 +180,9 @@ pub struct PropertyResult {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckResult {
+    /// The scenario's name, or the protocol's for an ad-hoc check.
+    pub name: String,
+    pub description: String,
     pub protocol: ProtocolKind,
     pub config: ModelConfig,
     pub options: CheckOptions,
@@ -189,6 +197,8 @@ pub struct CheckResult {
     /// Some successor was cut off by the term or in-flight bound.
     pub bound_hit: bool,
     pub properties: Vec<PropertyResult>,
+    /// Statistics of the recoverability check, when it ran.
+    pub liveness: Option<super::liveness::LivenessResult>,
 }
 
 impl CheckResult {
@@ -205,27 +215,98 @@ pub fn check(
     expectations: &dyn Fn(&str) -> Option<Expect>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CheckResult, String> {
-    match kind {
-        ProtocolKind::Bully => check_protocol::<Bully>(config, options, expectations, progress),
-        ProtocolKind::Ring => check_protocol::<Ring>(config, options, expectations, progress),
-        ProtocolKind::Raft => check_protocol::<Raft>(config, options, expectations, progress),
-    }
+    crate::with_protocol!(kind, P => check_protocol::<P>(config, options, expectations, progress))
 }
 
 /// Refuses a configuration that cannot be checked, before any work starts.
 pub fn preflight(kind: ProtocolKind, config: &ModelConfig) -> Result<(), String> {
     config.validate()?;
-    match kind {
-        ProtocolKind::Bully => {
-            ElectionModel::<Bully>::new(config.clone()).check_initial_state_within_bounds()
-        }
-        ProtocolKind::Ring => {
-            ElectionModel::<Ring>::new(config.clone()).check_initial_state_within_bounds()
-        }
-        ProtocolKind::Raft => {
-            ElectionModel::<Raft>::new(config.clone()).check_initial_state_within_bounds()
+    crate::with_protocol!(kind, P => ElectionModel::<P>::new(config.clone()).check_initial_state_within_bounds())
+}
+
+/// One check to run: a configuration and what we expect of it.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub name: String,
+    pub description: String,
+    pub protocol: ProtocolKind,
+    pub config: ModelConfig,
+    pub options: CheckOptions,
+    /// Expected outcome per property; unlisted properties are expected to hold.
+    pub expect: BTreeMap<String, Expect>,
+    /// Also run the sound recoverability check.
+    pub recoverability: bool,
+    /// Most states the recoverability check may hold.
+    pub max_states: usize,
+}
+
+impl Job {
+    pub fn from_scenario(scenario: &Scenario) -> Job {
+        Job {
+            name: scenario.name.clone(),
+            description: scenario.description.clone(),
+            protocol: scenario.protocol,
+            config: scenario.model.clone(),
+            options: scenario.options(),
+            expect: scenario.expect.clone(),
+            recoverability: scenario.wants_recoverability(),
+            max_states: scenario.check.max_states.unwrap_or(DEFAULT_MAX_STATES),
         }
     }
+
+    fn expectation(&self, property: &str) -> Expect {
+        self.expect.get(property).copied().unwrap_or(Expect::Holds)
+    }
+}
+
+/// Default cap on the recoverability graph (about 2 GB of edges and index).
+pub const DEFAULT_MAX_STATES: usize = 20_000_000;
+
+/// Runs a job: the Stateright check, then recoverability if asked for.
+pub fn run_job(job: &Job, progress: &mut dyn FnMut(Progress)) -> Result<CheckResult, String> {
+    preflight(job.protocol, &job.config)?;
+    let known: Vec<&'static str> = crate::with_protocol!(job.protocol, P => {
+        ElectionModel::<P>::new(job.config.clone()).properties().iter().map(|p| p.name).collect()
+    });
+    if let Some(unknown) = job
+        .expect
+        .keys()
+        .find(|k| k.as_str() != RECOVERABILITY && !known.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "{}: no property \"{unknown}\" (properties: {}, {RECOVERABILITY})",
+            job.name,
+            known.join(", ")
+        ));
+    }
+    let expectations = |name: &str| Some(job.expectation(name));
+    let mut result = check(
+        job.protocol,
+        &job.config,
+        &job.options,
+        &expectations,
+        progress,
+    )?;
+    result.name = job.name.clone();
+    result.description = job.description.clone();
+    if job.recoverability {
+        let use_symmetry = job.options.symmetry;
+        let liveness = crate::with_protocol!(job.protocol, P => {
+            super::liveness::recoverability::<P>(&job.config, job.options.mutation, use_symmetry, job.max_states)
+        });
+        let kind = Kind::Recoverability;
+        let expect = job.expectation(RECOVERABILITY);
+        result.properties.push(PropertyResult {
+            name: RECOVERABILITY.to_string(),
+            kind,
+            expect,
+            meets_expectation: liveness.outcome.meets(kind, expect),
+            outcome: liveness.outcome.clone(),
+            trace: liveness.trace.clone(),
+        });
+        result.liveness = Some(liveness);
+    }
+    Ok(result)
 }
 
 /// The expectation used when none is given: every property holds.
@@ -239,8 +320,17 @@ pub fn check_protocol<P: Protocol>(
     expectations: &dyn Fn(&str) -> Option<Expect>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CheckResult, String> {
-    let model = ElectionModel::<P>::new(config.clone());
+    let model = ElectionModel::<P>::with_mutation(config.clone(), options.mutation);
     model.check_initial_state_within_bounds()?;
+    // Stop at the first counterexample to a safety property we expect to
+    // hold (unless asked to keep going): its verdict is final.
+    let stop_on: std::collections::BTreeSet<&'static str> = model
+        .properties()
+        .iter()
+        .filter(|p| p.expectation == Expectation::Always)
+        .filter(|p| expectations(p.name).unwrap_or(Expect::Holds) == Expect::Holds)
+        .map(|p| p.name)
+        .collect();
     let mut builder = model.checker().threads(options.threads.max(1));
     if let Some(depth) = options.depth {
         builder = builder.target_max_depth(depth);
@@ -249,12 +339,7 @@ pub fn check_protocol<P: Protocol>(
         builder = builder.timeout(timeout);
     }
     if !options.keep_going {
-        let safety = P::properties()
-            .iter()
-            .filter(|p| p.expectation == Expectation::Always)
-            .map(|p| p.name)
-            .collect();
-        builder = builder.finish_when(HasDiscoveries::AnyOf(safety));
+        builder = builder.finish_when(HasDiscoveries::AnyOf(stop_on));
     }
     let symmetry = match (options.symmetry, options.strategy, P::symmetry()) {
         (true, Strategy::Dfs, Some(representative)) => Some(representative),
@@ -316,9 +401,11 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
     let discoveries = checker.discoveries();
     let properties = model.properties();
     let all_discovered = properties.iter().all(|p| discoveries.contains_key(p.name));
-    let safety_refuted = properties
-        .iter()
-        .any(|p| p.expectation == Expectation::Always && discoveries.contains_key(p.name));
+    let safety_refuted = properties.iter().any(|p| {
+        p.expectation == Expectation::Always
+            && expectations(p.name).unwrap_or(Expect::Holds) == Expect::Holds
+            && discoveries.contains_key(p.name)
+    });
     let timed_out = options.timeout.is_some_and(|t| started.elapsed() >= t);
     let stopped_early = all_discovered || (safety_refuted && !options.keep_going);
     let exhaustive = !stopped_early && !timed_out;
@@ -336,7 +423,7 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
                 .map(|path| shortest_prefix(model, property, path));
             let outcome = classify(
                 model,
-                kind,
+                &property.expectation,
                 found.as_ref(),
                 exhaustive,
                 bound_hit,
@@ -354,6 +441,8 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
         })
         .collect();
     CheckResult {
+        name: P::KIND.name().to_string(),
+        description: String::new(),
         protocol: P::KIND,
         config: config.clone(),
         options: options.clone(),
@@ -365,6 +454,7 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
         exhaustive,
         bound_hit,
         properties: results,
+        liveness: None,
     }
 }
 
@@ -397,7 +487,7 @@ pub type Steps<P> = Vec<(System<P>, Option<Action<P>>)>;
 
 fn classify<P: Protocol>(
     model: &ElectionModel<P>,
-    kind: Kind,
+    expectation: &Expectation,
     found: Option<&Steps<P>>,
     exhaustive: bool,
     bound_hit: bool,
@@ -410,15 +500,15 @@ fn classify<P: Protocol>(
             "stopped at the first counterexample; --keep-going decides it".into()
         },
     };
-    match (kind, found) {
-        (Kind::Always, Some(_)) => Outcome::Violated,
-        (Kind::Always, None) if !exhaustive => stopped(),
-        (Kind::Always, None) if bound_hit => Outcome::HoldsWithinBound,
-        (Kind::Always, None) => Outcome::Holds,
-        (Kind::Sometimes, Some(_)) => Outcome::ExampleFound,
-        (Kind::Sometimes, None) if !exhaustive => stopped(),
-        (Kind::Sometimes, None) => Outcome::NoExample,
-        (Kind::Eventually, Some(path)) => {
+    match (expectation, found) {
+        (Expectation::Always, Some(_)) => Outcome::Violated,
+        (Expectation::Always, None) if !exhaustive => stopped(),
+        (Expectation::Always, None) if bound_hit => Outcome::HoldsWithinBound,
+        (Expectation::Always, None) => Outcome::Holds,
+        (Expectation::Sometimes, Some(_)) => Outcome::ExampleFound,
+        (Expectation::Sometimes, None) if !exhaustive => stopped(),
+        (Expectation::Sometimes, None) => Outcome::NoExample,
+        (Expectation::Eventually, Some(path)) => {
             // Stateright reports a path that ends in a state without
             // successors. If the state has successors beyond a bound, the
             // bound ended the path, not the protocol.
@@ -438,7 +528,7 @@ fn classify<P: Protocol>(
                 Outcome::Violated
             }
         }
-        (Kind::Eventually, None) if !exhaustive => stopped(),
-        (Kind::Eventually, None) => Outcome::Incomplete,
+        (Expectation::Eventually, None) if !exhaustive => stopped(),
+        (Expectation::Eventually, None) => Outcome::Incomplete,
     }
 }

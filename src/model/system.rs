@@ -1,0 +1,271 @@
+//! The state of a whole modelled system, and the steps between states.
+
+use crate::leadership::{node_name, Leadership, Role};
+use crate::protocols::Protocol;
+use serde::Serialize;
+use stateright::actor::{Actor, ActorModelAction, ActorModelState, Id, Network};
+use stateright::{Representative, Rewrite, RewritePlan};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// What the environment remembers besides the actors. It travels in
+/// Stateright's per-state history slot, so it is part of every state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Env {
+    /// Crashes so far, against the budget.
+    pub crashes: usize,
+    /// Partitions so far, against the budget.
+    pub partitions: usize,
+    /// While the network is split: which side each node is on. Normalised
+    /// so that node 0 is on side `false`.
+    pub partition: Option<Vec<bool>>,
+    /// Steps taken since GST (saturating at the stabilisation bound), or
+    /// `None` before GST.
+    pub since_gst: Option<usize>,
+    /// Every (term, node) seen acting as leader during the execution, for
+    /// protocols with terms: election safety is a property of the history.
+    pub leaders: BTreeSet<(u64, Id)>,
+}
+
+impl Env {
+    /// Whether the partition keeps `a` and `b` apart.
+    pub fn separated(&self, a: Id, b: Id) -> bool {
+        match &self.partition {
+            Some(side) => side.get(usize::from(a)) != side.get(usize::from(b)),
+            None => false,
+        }
+    }
+
+    pub fn after_gst(&self) -> bool {
+        self.since_gst.is_some()
+    }
+}
+
+/// Puts node 0 on side `false`, so each split has one representation.
+pub(crate) fn normalise(mut side: Vec<bool>) -> Vec<bool> {
+    if side.first() == Some(&true) {
+        side.iter_mut().for_each(|s| *s = !*s);
+    }
+    side
+}
+
+impl Rewrite<Id> for Env {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        Env {
+            crashes: self.crashes,
+            partitions: self.partitions,
+            partition: self.partition.as_ref().map(|side| {
+                let mut moved = vec![false; side.len()];
+                for (i, &s) in side.iter().enumerate() {
+                    if let Some(slot) = moved.get_mut(usize::from(plan.rewrite(&Id::from(i)))) {
+                        *slot = s;
+                    }
+                }
+                normalise(moved)
+            }),
+            since_gst: self.since_gst,
+            leaders: self.leaders.rewrite(plan),
+        }
+    }
+}
+
+/// A step of the system: an actor step from Stateright, or one the
+/// environment takes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Step<M, T, R> {
+    Actor(ActorModelAction<M, T, R>),
+    /// The network splits: nodes on different sides cannot exchange
+    /// messages (those in flight between them are lost).
+    Partition(Vec<bool>),
+    /// The split ends.
+    Heal,
+    /// Global stabilisation time: from now on no crash, recovery, loss or
+    /// partition, and timing is timely.
+    Gst,
+}
+
+pub type Action<P> = Step<<P as Actor>::Msg, <P as Actor>::Timer, <P as Actor>::Random>;
+
+/// A state of the whole system: every node, the network, the timers and the
+/// environment. A thin wrapper around Stateright's state whose `Debug` output
+/// is a legible per-node table (the Explorer shows states with it).
+pub struct System<P: Protocol>(pub ActorModelState<P, Env>);
+
+impl<P: Protocol> System<P> {
+    /// Each node's id, state and whether it is crashed. A crashed node's last
+    /// state stays visible; properties decide whether it counts.
+    pub fn nodes(&self) -> impl Iterator<Item = (Id, &P::State, bool)> + '_ {
+        self.0
+            .actor_states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (Id::from(i), &**s, self.0.crashed[i]))
+    }
+
+    /// Each node that is up.
+    pub fn live(&self) -> impl Iterator<Item = (Id, &P::State)> + '_ {
+        self.nodes()
+            .filter(|(_, _, crashed)| !crashed)
+            .map(|(id, s, _)| (id, s))
+    }
+
+    pub fn is_live(&self, id: Id) -> bool {
+        !self.0.crashed.get(usize::from(id)).copied().unwrap_or(true)
+    }
+
+    pub fn env(&self) -> &Env {
+        &self.0.history
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.0.network.len()
+    }
+}
+
+impl<P: Protocol> Clone for System<P> {
+    fn clone(&self) -> Self {
+        System(self.0.clone())
+    }
+}
+
+impl<P: Protocol> PartialEq for System<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<P: Protocol> Eq for System<P> {}
+
+impl<P: Protocol> Hash for System<P> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl<P> Representative for System<P>
+where
+    P: Protocol,
+    P::Msg: Rewrite<Id>,
+    P::State: Rewrite<Id>,
+    P::Random: Rewrite<Id>,
+    P::Storage: Rewrite<Id>,
+{
+    fn representative(&self) -> Self {
+        System(self.0.representative())
+    }
+}
+
+impl<P: Protocol> fmt::Debug for System<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (id, state, crashed) in self.nodes() {
+            let marker = match (crashed, state.role()) {
+                (true, _) => "✗ CRASHED",
+                (false, Role::Leader) => "★ LEADER ",
+                (false, Role::Candidate) => "? candidate",
+                (false, Role::Follower) => "  follower",
+            };
+            write!(f, "{:<3} {:<11} {:?}", node_name(id), marker, state)?;
+            let mut timers: Vec<String> = self.0.timers_set[usize::from(id)]
+                .iter()
+                .map(|t| format!("{t:?}"))
+                .collect();
+            if !timers.is_empty() {
+                timers.sort();
+                write!(f, "  ⏱ {}", timers.join(","))?;
+            }
+            writeln!(f)?;
+        }
+        let mut envelopes: Vec<String> = in_flight(&self.0.network)
+            .map(|(src, dst, msg)| format!("{}→{} {:?}", node_name(src), node_name(dst), msg))
+            .collect();
+        envelopes.sort();
+        writeln!(
+            f,
+            "in flight ({}): {}",
+            envelopes.len(),
+            envelopes.join(" · ")
+        )?;
+        let env = self.env();
+        if let Some(side) = &env.partition {
+            writeln!(f, "network split: {}", describe_partition(side))?;
+        }
+        if let Some(steps) = env.since_gst {
+            writeln!(f, "after GST: {steps} steps")?;
+        }
+        write!(f, "crashes so far: {}", env.crashes)?;
+        if !env.leaders.is_empty() {
+            let leaders: Vec<String> = env
+                .leaders
+                .iter()
+                .map(|(t, id)| format!("t{t}:{}", node_name(*id)))
+                .collect();
+            write!(f, "; leaders seen: {}", leaders.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+/// `{n0,n1} | {n2}`.
+pub fn describe_partition(side: &[bool]) -> String {
+    let group = |which: bool| {
+        let ids: Vec<String> = side
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == which)
+            .map(|(i, _)| node_name(Id::from(i)))
+            .collect();
+        format!("{{{}}}", ids.join(","))
+    };
+    format!("{} | {}", group(false), group(true))
+}
+
+/// Every message in flight, once per copy.
+///
+/// (Stateright 0.31's `Network::iter_all` repeats a multiset entry one time
+/// too many and never advances through an ordered channel, so it is not used.)
+pub fn in_flight<M: Eq + Hash>(
+    network: &Network<M>,
+) -> Box<dyn Iterator<Item = (Id, Id, &M)> + '_> {
+    match network {
+        Network::UnorderedDuplicating(set, _) => {
+            Box::new(set.iter().map(|e| (e.src, e.dst, &e.msg)))
+        }
+        Network::UnorderedNonDuplicating(multiset) => Box::new(
+            multiset
+                .iter()
+                .flat_map(|(e, &n)| std::iter::repeat_n((e.src, e.dst, &e.msg), n)),
+        ),
+        Network::Ordered(channels) => Box::new(
+            channels
+                .iter()
+                .flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))),
+        ),
+    }
+}
+
+/// One step of a trace in words: `n0 → n1  RequestVote { term: 1 }`.
+pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
+    match action {
+        Step::Actor(ActorModelAction::Deliver { src, dst, msg }) => {
+            format!("{} → {}  {:?}", node_name(*src), node_name(*dst), msg)
+        }
+        Step::Actor(ActorModelAction::Drop(e)) => format!(
+            "network loses {} → {}  {:?}",
+            node_name(e.src),
+            node_name(e.dst),
+            e.msg
+        ),
+        Step::Actor(ActorModelAction::Timeout(id, timer)) => {
+            format!("{} timer fires: {:?}", node_name(*id), timer)
+        }
+        Step::Actor(ActorModelAction::Crash(id)) => format!("{} crashes", node_name(*id)),
+        Step::Actor(ActorModelAction::Recover(id)) => format!("{} recovers", node_name(*id)),
+        Step::Actor(ActorModelAction::SelectRandom { actor, random, .. }) => {
+            format!("{} chooses {:?}", node_name(*actor), random)
+        }
+        Step::Partition(side) => format!("network splits: {}", describe_partition(side)),
+        Step::Heal => "network heals".into(),
+        Step::Gst => "GST: from now on no faults, timely timing".into(),
+    }
+}
