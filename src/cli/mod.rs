@@ -3,6 +3,7 @@
 mod check;
 mod cluster;
 mod node;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ enum Command {
     /// Model-check a protocol: safety, sanity examples and (incomplete) liveness.
     #[command(after_help = CHECK_HELP)]
     Check(check::CheckArgs),
+    /// Check every scenario in models/ and write the verification report.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(verify::VerifyArgs),
     /// Serve Stateright Explorer, a web UI to browse a protocol's states.
     Explore(check::ExploreArgs),
     /// Run one node over UDP until SIGINT or SIGTERM.
@@ -55,6 +59,16 @@ A config file takes the same settings:
   data_dir = \"/var/lib/elect/0\"
   heartbeat_ms = 50
   election_timeout_ms = \"500..1000\"";
+
+const VERIFY_HELP: &str = "\
+Writes verification/report.md and report.json. Exit status 0 when every
+property of every scenario meets its expectation (and every seeded bug is
+caught), 1 otherwise.
+
+Examples:
+  elect verify
+  elect verify --only raft --symmetry
+  cargo run --release --features mutants -- verify --mutants --symmetry";
 
 const CLUSTER_HELP: &str = "\
 Examples:
@@ -96,6 +110,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Check(args) => check::check(args),
+        Command::Verify(args) => verify::verify(args),
         Command::Explore(args) => check::explore(args),
         Command::Node(args) => node::node(args),
         Command::Status(args) => node::status(args),

@@ -293,9 +293,22 @@ impl<P: Protocol> Model for ElectionModel<P> {
                     self.inner.next_state(&amnesiac, action)?
                 } else {
                     let crash = matches!(action, ActorModelAction::Crash(_));
+                    // A delivered message's term, to check its recipient adopts it.
+                    let delivered_term = match &action {
+                        ActorModelAction::Deliver { dst, msg, .. } => {
+                            P::message_term(msg).map(|t| (*dst, t))
+                        }
+                        _ => None,
+                    };
                     let mut next = self.inner.next_state(&state.0, action)?;
                     if crash {
                         next.history.crashes += 1;
+                    }
+                    if let Some((dst, term)) = delivered_term {
+                        let now = next.actor_states[usize::from(dst)].term();
+                        if now.is_some_and(|now| now < term) {
+                            next.history.ignored_higher_term = true;
+                        }
                     }
                     next
                 }

@@ -66,6 +66,12 @@ pub fn one_leader_per_term<P: Protocol>(_: &ElectionModel<P>, state: &System<P>)
         .all(|&(term, id)| *by_term.entry(term).or_insert(id) == id)
 }
 
+/// Term adoption: no node ever kept a term below that of a message it
+/// received (see [`super::Env::ignored_higher_term`]).
+pub fn adopts_received_terms<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+    !state.env().ignored_higher_term
+}
+
 /// No split brain: at most one live node acts as leader at any moment.
 pub fn single_live_leader<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     live_leaders(state).nth(1).is_none()

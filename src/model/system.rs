@@ -26,6 +26,9 @@ pub struct Env {
     /// Every (term, node) seen acting as leader during the execution, for
     /// protocols with terms: election safety is a property of the history.
     pub leaders: BTreeSet<(u64, Id)>,
+    /// Some node received a message with a term above its own and kept its
+    /// lower term (protocols with terms only).
+    pub ignored_higher_term: bool,
 }
 
 impl Env {
@@ -50,22 +53,29 @@ pub(crate) fn normalise(mut side: Vec<bool>) -> Vec<bool> {
     side
 }
 
+/// Moves per-node values to the nodes' new ids.
+fn reindex<T: Clone, S>(values: &[T], plan: &RewritePlan<Id, S>, empty: T) -> Vec<T> {
+    let mut moved = vec![empty; values.len()];
+    for (i, v) in values.iter().enumerate() {
+        if let Some(slot) = moved.get_mut(usize::from(plan.rewrite(&Id::from(i)))) {
+            *slot = v.clone();
+        }
+    }
+    moved
+}
+
 impl Rewrite<Id> for Env {
     fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
         Env {
             crashes: self.crashes,
             partitions: self.partitions,
-            partition: self.partition.as_ref().map(|side| {
-                let mut moved = vec![false; side.len()];
-                for (i, &s) in side.iter().enumerate() {
-                    if let Some(slot) = moved.get_mut(usize::from(plan.rewrite(&Id::from(i)))) {
-                        *slot = s;
-                    }
-                }
-                normalise(moved)
-            }),
+            partition: self
+                .partition
+                .as_ref()
+                .map(|side| normalise(reindex(side, plan, false))),
             since_gst: self.since_gst,
             leaders: self.leaders.rewrite(plan),
+            ignored_higher_term: self.ignored_higher_term,
         }
     }
 }

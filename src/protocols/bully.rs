@@ -161,7 +161,13 @@ impl Actor for Bully {
                 if src > me {
                     return; // only lower nodes send ELECTION to us
                 }
-                if !self.cluster.mutated(BULLY_NO_OK) {
+                if state.role == BullyRole::Coordinator
+                    && self.cluster.mutated(BULLY_COORDINATOR_SILENT)
+                {
+                    return;
+                }
+                let silent = self.cluster.mutated(BULLY_NO_OK);
+                if !silent {
                     o.send(src, BullyMsg::Ok);
                 }
                 match state.role {
@@ -193,8 +199,6 @@ impl Actor for Bully {
                     } else {
                         self.follow(src, state, o);
                     }
-                } else if self.cluster.mutated(BULLY_FOLLOW_LOWER) {
-                    self.follow(src, state, o);
                 } else if state.role != BullyRole::Electing {
                     // A lower node claims to coordinate: bully it (while
                     // electing, the answer timeout settles it anyway).

@@ -221,6 +221,12 @@ pub trait Protocol:
     /// What part `timer` plays; the timely model orders timers by it.
     fn timer_role(&self, timer: &Self::Timer) -> TimerRole;
 
+    /// The term a message carries, for protocols with terms.
+    fn message_term(msg: &Self::Msg) -> Option<u64> {
+        let _ = msg;
+        None
+    }
+
     /// A short name for a message's type, for counters and traces.
     fn message_kind(msg: &Self::Msg) -> &'static str;
 

@@ -14,7 +14,7 @@ pub const RAFT_QUORUM_HALF: &str = "raft/quorum-n-over-2";
 pub const RAFT_IGNORE_REPLY_TERM: &str = "raft/leader-ignores-reply-term";
 pub const BULLY_NO_OK: &str = "bully/no-ok-reply";
 pub const BULLY_IGNORE_OK: &str = "bully/ignore-ok";
-pub const BULLY_FOLLOW_LOWER: &str = "bully/follow-lower-coordinator";
+pub const BULLY_COORDINATOR_SILENT: &str = "bully/coordinator-ignores-election";
 pub const RING_ELECT_INITIATOR: &str = "ring/initiator-elects-itself";
 pub const RING_ELECT_LOWEST: &str = "ring/elect-lowest-id";
 pub const RING_IGNORE_ACK: &str = "ring/ignore-acks";
@@ -63,7 +63,7 @@ pub const MUTANTS: &[Mutant] = &[
         name: RAFT_IGNORE_REPLY_TERM,
         protocol: ProtocolKind::Raft,
         what: "a leader does not check the term of heartbeat replies",
-        scenario: "raft-3-gst",
+        scenario: "raft-3-lossy-crash-recover",
     },
     Mutant {
         name: BULLY_NO_OK,
@@ -78,10 +78,10 @@ pub const MUTANTS: &[Mutant] = &[
         scenario: "bully-4-reliable-crash-stop-timely",
     },
     Mutant {
-        name: BULLY_FOLLOW_LOWER,
+        name: BULLY_COORDINATOR_SILENT,
         protocol: ProtocolKind::Bully,
-        what: "a node follows a COORDINATOR from a lower id instead of bullying it",
-        scenario: "bully-3-gst",
+        what: "the coordinator ignores a challenger's ELECTION (no OK, no reminder)",
+        scenario: "bully-4-reliable-crash-stop-timely",
     },
     Mutant {
         name: RING_ELECT_INITIATOR,
@@ -99,6 +99,6 @@ pub const MUTANTS: &[Mutant] = &[
         name: RING_IGNORE_ACK,
         protocol: ProtocolKind::Ring,
         what: "acknowledgements are ignored, so every successor is presumed dead",
-        scenario: "ring-4-reliable-crash-stop-timely",
+        scenario: "ring-3-ordered-crash-stop-timely",
     },
 ];

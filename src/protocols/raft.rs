@@ -296,6 +296,10 @@ impl Protocol for Raft {
         Some(Representative::representative)
     }
 
+    fn message_term(msg: &RaftMsg) -> Option<u64> {
+        Some(msg.term())
+    }
+
     fn message_kind(msg: &RaftMsg) -> &'static str {
         match msg {
             RaftMsg::RequestVote { .. } => "RequestVote",
@@ -389,11 +393,18 @@ impl Rewrite<Id> for RaftStorage {
 ///   its vote, it can vote twice in one term (the checker shows the trace).
 /// - the sanity and liveness properties every protocol shares, see
 ///   [`properties::common`].
+/// - `adopts higher terms` (always): a node that receives a message with a
+///   term above its own adopts that term — Raft's rule for all servers ("if
+///   a request or response contains a term T > currentTerm, set currentTerm
+///   = T and convert to follower"). Under every fault model.
 fn properties_list() -> Vec<Property<ElectionModel<Raft>>> {
-    vec![Property::always(
-        "election safety",
-        properties::one_leader_per_term::<Raft>,
-    )]
+    vec![
+        Property::always("election safety", properties::one_leader_per_term::<Raft>),
+        Property::always(
+            "adopts higher terms",
+            properties::adopts_received_terms::<Raft>,
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! liveness, scenario files, and reporting with readable traces.
 
 pub mod liveness;
+pub mod matrix;
 pub mod report;
 pub mod run;
 pub mod scenario;

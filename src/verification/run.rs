@@ -95,6 +95,9 @@ pub enum Expect {
     /// The checker finds a counterexample (a known weakness, e.g. split
     /// brain under asynchronous timing); for sanity, no example exists.
     Violated,
+    /// The bounded check can neither prove nor refute it (e.g. Raft's
+    /// recoverability, when a leader may need a term beyond the bound).
+    Undecided,
 }
 
 impl fmt::Display for Expect {
@@ -102,6 +105,7 @@ impl fmt::Display for Expect {
         f.write_str(match self {
             Expect::Holds => "holds",
             Expect::Violated => "violated",
+            Expect::Undecided => "undecided",
         })
     }
 }
@@ -139,7 +143,9 @@ impl Outcome {
     /// refute nothing, so they are consistent with either expectation only
     /// for liveness, whose check is known to be incomplete.
     pub fn meets(&self, kind: Kind, expect: Expect) -> bool {
+        let undecided = matches!(self, Outcome::Incomplete | Outcome::NotDecided { .. });
         match (self, expect) {
+            (_, Expect::Undecided) => undecided,
             (Outcome::Incomplete, _) | (Outcome::NotDecided { .. }, _)
                 if kind == Kind::Eventually =>
             {

@@ -1,0 +1,402 @@
+//! `elect verify`: every scenario in `models/`, the seeded bugs, and the
+//! symmetry reduction, gathered into one report.
+
+use super::run::{self, CheckOptions, CheckResult, Expect, Job, Kind, Outcome, Strategy};
+use super::scenario::Scenario;
+use crate::protocols::ProtocolKind;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// One seeded bug and what the checker made of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct MutantResult {
+    pub name: String,
+    pub protocol: ProtocolKind,
+    pub what: String,
+    pub scenario: String,
+    /// The property whose counterexample caught the bug.
+    pub caught_by: Option<String>,
+    pub trace_steps: Option<usize>,
+    pub unique_states: usize,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+impl MutantResult {
+    pub fn killed(&self) -> bool {
+        self.caught_by.is_some()
+    }
+}
+
+/// Unique states of one configuration with and without symmetry reduction.
+#[derive(Clone, Debug, Serialize)]
+pub struct SymmetryRow {
+    pub scenario: String,
+    pub unique_without: usize,
+    pub seconds_without: f64,
+    pub unique_with: usize,
+    pub seconds_with: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub command: String,
+    pub date: String,
+    pub machine: String,
+    pub seconds: f64,
+    pub scenarios: Vec<CheckResult>,
+    pub mutants: Vec<MutantResult>,
+    pub symmetry: Vec<SymmetryRow>,
+}
+
+impl Report {
+    pub fn all_met(&self) -> bool {
+        self.scenarios.iter().all(CheckResult::all_met)
+            && self.mutants.iter().all(MutantResult::killed)
+    }
+}
+
+/// Runs every scenario, reporting each as it finishes.
+pub fn run_scenarios(
+    scenarios: &[Scenario],
+    on_done: &mut dyn FnMut(&CheckResult),
+) -> Result<Vec<CheckResult>, String> {
+    let mut results = Vec::new();
+    for scenario in scenarios {
+        let result = run::run_job(&Job::from_scenario(scenario), &mut |_| {})?;
+        on_done(&result);
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Runs each seeded bug against the scenario that should catch it. A bug is
+/// caught when a property the scenario expects to hold is refuted.
+#[cfg(feature = "mutants")]
+pub fn run_mutants(models: &Path, on_done: &mut dyn FnMut(&MutantResult)) -> Vec<MutantResult> {
+    use crate::protocols::mutants::MUTANTS;
+    let mut results = Vec::new();
+    for mutant in MUTANTS {
+        let started = Instant::now();
+        let mut result = MutantResult {
+            name: mutant.name.into(),
+            protocol: mutant.protocol,
+            what: mutant.what.into(),
+            scenario: mutant.scenario.into(),
+            caught_by: None,
+            trace_steps: None,
+            unique_states: 0,
+            seconds: 0.0,
+            error: None,
+        };
+        let path = models.join(format!("{}.toml", mutant.scenario));
+        match Scenario::load(&path) {
+            Err(e) => result.error = Some(e),
+            Ok(scenario) => {
+                let mut job = Job::from_scenario(&scenario);
+                // Stop at the first unexpected counterexample: that is the catch.
+                job.options.keep_going = false;
+                job.options.mutation = Some(mutant.name);
+                match run::run_job(&job, &mut |_| {}) {
+                    Err(e) => result.error = Some(e),
+                    Ok(checked) => {
+                        result.unique_states = checked.unique_states;
+                        if let Some(p) = checked.properties.iter().find(|p| {
+                            p.expect == Expect::Holds
+                                && matches!(p.outcome, Outcome::Violated | Outcome::NoExample)
+                        }) {
+                            result.caught_by = Some(p.name.clone());
+                            result.trace_steps = p.trace.as_ref().map(|t| t.steps.len());
+                        }
+                    }
+                }
+            }
+        }
+        result.seconds = started.elapsed().as_secs_f64();
+        on_done(&result);
+        results.push(result);
+    }
+    results
+}
+
+/// Without the `mutants` feature there is nothing to run.
+#[cfg(not(feature = "mutants"))]
+pub fn run_mutants(_: &Path, _: &mut dyn FnMut(&MutantResult)) -> Vec<MutantResult> {
+    Vec::new()
+}
+
+/// Checks the scenarios whose protocol supports symmetry reduction twice,
+/// depth-first with and without it.
+pub fn compare_symmetry(scenarios: &[Scenario]) -> Result<Vec<SymmetryRow>, String> {
+    let mut rows = Vec::new();
+    for scenario in scenarios
+        .iter()
+        .filter(|s| s.protocol == ProtocolKind::Raft)
+    {
+        let measure = |symmetry: bool| -> Result<(usize, f64), String> {
+            let mut job = Job::from_scenario(scenario);
+            job.recoverability = false;
+            job.options = CheckOptions {
+                strategy: Strategy::Dfs,
+                symmetry,
+                keep_going: true,
+                ..job.options
+            };
+            let r = run::run_job(&job, &mut |_| {})?;
+            Ok((r.unique_states, r.seconds))
+        };
+        let (unique_with, seconds_with) = measure(true)?;
+        let (unique_without, seconds_without) = measure(false)?;
+        rows.push(SymmetryRow {
+            scenario: scenario.name.clone(),
+            unique_without,
+            seconds_without,
+            unique_with,
+            seconds_with,
+        });
+    }
+    Ok(rows)
+}
+
+/// A short cell for a property's outcome: what was established, and whether
+/// it matches the expectation.
+fn cell(result: &CheckResult, property: &str) -> String {
+    let Some(p) = result.properties.iter().find(|p| p.name == property) else {
+        return "—".into();
+    };
+    let what = match &p.outcome {
+        Outcome::Holds => "holds".to_string(),
+        Outcome::HoldsWithinBound => "holds (bound)".to_string(),
+        Outcome::Violated => match &p.trace {
+            Some(t) => format!("**violated** ({} steps)", t.steps.len()),
+            None => "**violated**".to_string(),
+        },
+        Outcome::ExampleFound => "example".to_string(),
+        Outcome::NoExample => "**no example**".to_string(),
+        Outcome::Incomplete => "incomplete".to_string(),
+        Outcome::NotDecided { .. } => "not decided".to_string(),
+    };
+    let mark = if p.meets_expectation {
+        "✓"
+    } else {
+        "✗ UNEXPECTED"
+    };
+    format!("{what} {mark}")
+}
+
+/// The report as Markdown.
+pub fn render_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Verification report\n");
+    let _ = writeln!(
+        out,
+        "Generated by `{}` on {} ({}) in {:.0} s. Every cell says what the check established and whether that is \
+         what the scenario file expects (✓). \"holds\" means the complete reachable graph was explored; \
+         \"holds (bound)\" that no violation exists among the states within the bounds (terms, messages in \
+         flight); \"violated\" comes with a counterexample trace below; \"not decided\" means the bounded \
+         check can neither prove nor refute it.\n",
+        report.command, report.date, report.machine, report.seconds
+    );
+    let safety: Vec<String> = {
+        let mut seen = BTreeSet::new();
+        let mut names = Vec::new();
+        for r in &report.scenarios {
+            for p in &r.properties {
+                if matches!(p.kind, Kind::Always | Kind::Recoverability)
+                    && seen.insert(p.name.clone())
+                {
+                    names.push(p.name.clone());
+                }
+            }
+        }
+        names
+    };
+    let _ = writeln!(out, "## Protocol × fault model × property\n");
+    let _ = write!(out, "| scenario | fault model |");
+    for name in &safety {
+        let _ = write!(out, " {name} |");
+    }
+    let _ = writeln!(out, " sanity examples | states (unique) | time |");
+    let _ = write!(out, "|---|---|");
+    for _ in &safety {
+        let _ = write!(out, "---|");
+    }
+    let _ = writeln!(out, "---|---|---|");
+    for r in &report.scenarios {
+        let _ = write!(
+            out,
+            "| [{}](#{}) | {} |",
+            r.name,
+            r.name,
+            r.config.describe()
+        );
+        for name in &safety {
+            let _ = write!(out, " {} |", cell(r, name));
+        }
+        let sanity: Vec<_> = r
+            .properties
+            .iter()
+            .filter(|p| p.kind == Kind::Sometimes)
+            .collect();
+        let sanity_ok = sanity.iter().all(|p| p.meets_expectation);
+        let _ = writeln!(
+            out,
+            " {} of {} {} | {} | {:.1} s |",
+            sanity
+                .iter()
+                .filter(|p| p.outcome == Outcome::ExampleFound)
+                .count(),
+            sanity.len(),
+            if sanity_ok { "✓" } else { "✗" },
+            r.unique_states,
+            r.seconds + r.liveness.as_ref().map_or(0.0, |l| l.seconds)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nStateright's own `eventually` check (\"eventually one leader known to all\") runs in every scenario but \
+         inspects acyclic paths only, so it is never counted as proof; recoverability is the sound liveness \
+         check (backward reachability over the complete graph).\n"
+    );
+
+    if !report.mutants.is_empty() {
+        let _ = writeln!(out, "## Seeded bugs\n");
+        let _ = writeln!(
+            out,
+            "Built with `--features mutants`. Each bug is checked against the scenario that should catch it; it is \
+             caught when a property the scenario expects to hold is refuted.\n"
+        );
+        let _ = writeln!(out, "| bug | what it does | scenario | caught by | trace | states | time |\n|---|---|---|---|---|---|---|");
+        for m in &report.mutants {
+            let caught = match (&m.caught_by, &m.error) {
+                (Some(p), _) => format!("{p} ✓"),
+                (None, Some(e)) => format!("error: {e}"),
+                (None, None) => "**SURVIVED** ✗".into(),
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} | {:.1} s |",
+                m.name,
+                m.what,
+                m.scenario,
+                caught,
+                m.trace_steps.map_or("—".into(), |s| format!("{s} steps")),
+                m.unique_states,
+                m.seconds
+            );
+        }
+        let _ = writeln!(out);
+    }
+
+    if !report.symmetry.is_empty() {
+        let _ = writeln!(out, "## Symmetry reduction (Raft)\n");
+        let _ = writeln!(
+            out,
+            "Raft's nodes are interchangeable, so states that differ only by a permutation of node ids are \
+             explored once (Stateright's `Representative`, depth-first search).\n"
+        );
+        let _ = writeln!(out, "| scenario | unique states without | time | unique states with | time | reduction |\n|---|---|---|---|---|---|");
+        for s in &report.symmetry {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} s | {} | {:.1} s | {:.1}× |",
+                s.scenario,
+                s.unique_without,
+                s.seconds_without,
+                s.unique_with,
+                s.seconds_with,
+                s.unique_without as f64 / s.unique_with.max(1) as f64
+            );
+        }
+        let _ = writeln!(out);
+    }
+
+    let _ = writeln!(out, "## Scenarios and counterexamples\n");
+    for r in &report.scenarios {
+        let _ = writeln!(out, "### {}\n", r.name);
+        let _ = writeln!(
+            out,
+            "{} — `models/{}.toml`: {}.\n",
+            r.description,
+            r.name,
+            r.config.describe()
+        );
+        for p in &r.properties {
+            let Some(trace) = &p.trace else { continue };
+            if !matches!(p.outcome, Outcome::Violated) {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "<details><summary>{}: counterexample, {} steps</summary>\n\n```\n{}```\n</details>\n",
+                p.name,
+                trace.steps.len(),
+                trace
+            );
+        }
+    }
+    out
+}
+
+/// "2 cores, 23 GiB" from the OS, for the report header.
+pub fn machine_description() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|kb| kb.parse::<u64>().ok())
+                })
+        })
+        .map_or("memory unknown".into(), |kb| {
+            format!("{} GiB", (kb + (1 << 19)) >> 20)
+        });
+    format!("{cores} cores, {memory}")
+}
+
+/// Runs everything `elect verify` asks for.
+pub fn verify(
+    models: &Path,
+    only: Option<&str>,
+    mutants: bool,
+    symmetry: bool,
+    command: String,
+    on_scenario: &mut dyn FnMut(&CheckResult),
+    on_mutant: &mut dyn FnMut(&MutantResult),
+) -> Result<Report, String> {
+    let started = Instant::now();
+    let scenarios: Vec<Scenario> = Scenario::load_dir(models)?
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| s.name.contains(o)))
+        .collect();
+    if scenarios.is_empty() {
+        return Err(format!("no scenario files in {}", models.display()));
+    }
+    let results = run_scenarios(&scenarios, on_scenario)?;
+    let mutants = if mutants {
+        run_mutants(models, on_mutant)
+    } else {
+        Vec::new()
+    };
+    let symmetry = if symmetry {
+        compare_symmetry(&scenarios)?
+    } else {
+        Vec::new()
+    };
+    Ok(Report {
+        command,
+        date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        machine: machine_description(),
+        seconds: started.elapsed().as_secs_f64(),
+        scenarios: results,
+        mutants,
+        symmetry,
+    })
+}
