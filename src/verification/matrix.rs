@@ -1,7 +1,7 @@
 //! `elect verify`: every scenario in `models/`, the seeded bugs, and the
 //! symmetry reduction, gathered into one report.
 
-use super::run::{self, CheckOptions, CheckResult, Expect, Job, Kind, Outcome, Strategy};
+use super::run::{self, CheckOptions, CheckResult, Job, Kind, Outcome, Strategy};
 use super::scenario::Scenario;
 use crate::protocols::ProtocolKind;
 use serde::Serialize;
@@ -77,6 +77,7 @@ pub fn run_scenarios(
 /// caught when a property the scenario expects to hold is refuted.
 #[cfg(feature = "mutants")]
 pub fn run_mutants(models: &Path, on_done: &mut dyn FnMut(&MutantResult)) -> Vec<MutantResult> {
+    use super::run::Expect;
     use crate::protocols::mutants::MUTANTS;
     let mut results = Vec::new();
     for mutant in MUTANTS {
