@@ -261,7 +261,7 @@ pub fn check(args: CheckArgs) -> Result<bool, Failure> {
         }
     }
     for job in &jobs {
-        run::preflight(job.protocol, &job.config).map_err(Failure::Usage)?;
+        job.validate().map_err(Failure::Usage)?;
     }
     let mut all_met = true;
     let mut results = Vec::new();

@@ -260,6 +260,27 @@ impl Job {
         }
     }
 
+    /// Refuses a job that cannot run: a bad configuration, or an expectation
+    /// for a property the model does not have.
+    pub fn validate(&self) -> Result<(), String> {
+        preflight(self.protocol, &self.config)?;
+        let known: Vec<&'static str> = crate::with_protocol!(self.protocol, P => {
+            ElectionModel::<P>::new(self.config.clone()).properties().iter().map(|p| p.name).collect()
+        });
+        match self
+            .expect
+            .keys()
+            .find(|k| k.as_str() != RECOVERABILITY && !known.contains(&k.as_str()))
+        {
+            Some(unknown) => Err(format!(
+                "{}: no property \"{unknown}\" (properties: {}, {RECOVERABILITY})",
+                self.name,
+                known.join(", ")
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn expectation(&self, property: &str) -> Expect {
         self.expect.get(property).copied().unwrap_or(Expect::Holds)
     }
@@ -270,21 +291,7 @@ pub const DEFAULT_MAX_STATES: usize = 20_000_000;
 
 /// Runs a job: the Stateright check, then recoverability if asked for.
 pub fn run_job(job: &Job, progress: &mut dyn FnMut(Progress)) -> Result<CheckResult, String> {
-    preflight(job.protocol, &job.config)?;
-    let known: Vec<&'static str> = crate::with_protocol!(job.protocol, P => {
-        ElectionModel::<P>::new(job.config.clone()).properties().iter().map(|p| p.name).collect()
-    });
-    if let Some(unknown) = job
-        .expect
-        .keys()
-        .find(|k| k.as_str() != RECOVERABILITY && !known.contains(&k.as_str()))
-    {
-        return Err(format!(
-            "{}: no property \"{unknown}\" (properties: {}, {RECOVERABILITY})",
-            job.name,
-            known.join(", ")
-        ));
-    }
+    job.validate()?;
     let expectations = |name: &str| Some(job.expectation(name));
     let mut result = check(
         job.protocol,
