@@ -7,8 +7,10 @@
 //! [Stateright]: https://docs.rs/stateright
 
 pub mod cli;
+pub mod history;
 pub mod leadership;
 pub mod model;
 pub mod protocols;
 pub mod runtime;
+pub mod sim;
 pub mod verification;

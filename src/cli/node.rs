@@ -3,6 +3,8 @@
 use super::Failure;
 use crate::protocols::{Protocol, ProtocolKind, Timeouts};
 use crate::runtime::admin::{query_status, StatusReport};
+use crate::runtime::auth::Key;
+use crate::runtime::faults::{FaultCommand, FaultSpec, Partition};
 use crate::runtime::{self, wire, LeadershipEvent, NodeConfig, StartError};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
@@ -52,9 +54,17 @@ pub struct NodeArgs {
     /// [default: text].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Seed for timer randomisation (default: from the OS).
+    /// Seed for timer randomisation and injected faults (default: from the OS).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Inject faults into every message this node sends, e.g.
+    /// drop=0.2,dup=0.05,delay=0..30ms.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+    /// Shared cluster key: authenticate every datagram with HMAC-SHA256. The
+    /// file must not be readable by group or others.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
 }
 
 /// The same settings as a TOML file.
@@ -71,6 +81,8 @@ struct NodeFile {
     cluster_id: Option<String>,
     log_format: Option<LogFormat>,
     seed: Option<u64>,
+    faults: Option<String>,
+    key_file: Option<PathBuf>,
 }
 
 /// Parses `500..1000` (or a single `700`) into a duration range.
@@ -155,6 +167,16 @@ impl NodeArgs {
             }
             timeouts.reply = Duration::from_millis(ms);
         }
+        let faults = match self.faults.or(file.faults) {
+            Some(spec) => {
+                FaultSpec::parse(&spec).map_err(|e| Failure::Usage(format!("--faults: {e}")))?
+            }
+            None => FaultSpec::default(),
+        };
+        let key = match self.key_file.or(file.key_file) {
+            Some(path) => Some(Key::load(&path).map_err(Failure::Usage)?),
+            None => None,
+        };
         let config = NodeConfig {
             id,
             peers,
@@ -165,6 +187,9 @@ impl NodeArgs {
             data_dir: self.data_dir.or(file.data_dir),
             timeouts,
             seed: self.seed.or(file.seed),
+            faults,
+            key,
+            clock: crate::runtime::Clock::Wall,
         };
         config
             .validate()
@@ -380,4 +405,88 @@ pub fn status_table(answers: &[(SocketAddr, Result<StatusReport, String>)]) -> S
         }
     }
     out
+}
+
+#[derive(Args, Debug)]
+pub struct FaultArgs {
+    /// Addresses of the nodes to change (IP:PORT), then what to do:
+    /// `partition A/B` (both ways) or `partition A>B` (one way), with A and B
+    /// comma-separated node ids; `heal`; or `set drop=P,dup=P,delay=LO..HIms`.
+    #[arg(required = true, num_args = 2.., value_name = "ADDR... COMMAND")]
+    pub words: Vec<String>,
+    /// Cluster name the nodes run under [default: elect].
+    #[arg(long, default_value = "elect", value_name = "NAME")]
+    pub cluster_id: String,
+    /// The cluster key, if the nodes have one (needed to change them).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// How long to wait for each node, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub timeout_ms: u64,
+}
+
+/// Splits `ADDR... partition SPEC | heal | set SPEC` into addresses and a command.
+fn parse_fault_words(words: &[String]) -> Result<(Vec<SocketAddr>, FaultCommand), Failure> {
+    let verb_at = words
+        .iter()
+        .position(|w| matches!(w.as_str(), "partition" | "heal" | "set"))
+        .ok_or_else(|| {
+            Failure::Usage(
+                "missing command: partition A/B, heal, or set drop=..,dup=..,delay=..".into(),
+            )
+        })?;
+    let addrs = words[..verb_at]
+        .iter()
+        .map(|a| parse_addr(a).map_err(|e| Failure::Usage(e.replace("--peers", "address"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if addrs.is_empty() {
+        return Err(Failure::Usage(
+            "name at least one node address before the command".into(),
+        ));
+    }
+    let rest = &words[verb_at + 1..];
+    let command = match (words[verb_at].as_str(), rest) {
+        ("heal", []) => FaultCommand::Heal,
+        ("partition", [spec]) => {
+            FaultCommand::Partition(Partition::parse(spec).map_err(Failure::Usage)?)
+        }
+        ("set", [spec]) => FaultCommand::Set(FaultSpec::parse(spec).map_err(Failure::Usage)?),
+        (verb, _) => {
+            return Err(Failure::Usage(format!(
+                "'{verb}' takes {}",
+                if verb == "heal" {
+                    "no argument"
+                } else {
+                    "one argument"
+                }
+            )))
+        }
+    };
+    Ok((addrs, command))
+}
+
+pub fn fault(args: FaultArgs) -> Result<bool, Failure> {
+    let (addrs, command) = parse_fault_words(&args.words)?;
+    let key = match &args.key_file {
+        Some(path) => Some(Key::load(path).map_err(Failure::Usage)?),
+        None => None,
+    };
+    let cluster = wire::cluster_id(&args.cluster_id);
+    let timeout = Duration::from_millis(args.timeout_ms.max(1));
+    let runtime = super::runtime()?;
+    let mut all_ok = true;
+    runtime.block_on(async {
+        for addr in addrs {
+            match runtime::admin::send_fault(addr, cluster, key.as_ref(), command.clone(), timeout)
+                .await
+            {
+                Ok(text) => println!("{addr}: {text}"),
+                Err(e) => {
+                    all_ok = false;
+                    eprintln!("elect: {e}");
+                }
+            }
+        }
+    });
+    Ok(all_ok)
 }

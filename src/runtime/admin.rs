@@ -1,6 +1,12 @@
-//! The admin request a node answers on its own UDP socket, and the client
-//! side used by `elect status`.
+//! The admin requests a node answers on its own UDP socket, and the client
+//! side used by `elect status` and `elect fault`.
+//!
+//! Anyone may ask for a node's status. A request that changes the node's
+//! behaviour (fault injection) is accepted only from a loopback address, or,
+//! when the cluster has a key, only with a valid MAC.
 
+use super::auth::Key;
+use super::faults::FaultCommand;
 use super::metrics::Counters;
 use super::wire::{self, Kind, CLIENT_ID};
 use crate::leadership::LeaderView;
@@ -9,10 +15,21 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum AdminRequest {
     /// Report the node's view of leadership and its counters.
     Status,
+    /// Change the faults the node injects.
+    Fault(FaultCommand),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum AdminResponse {
+    Status(Box<StatusReport>),
+    /// The request was carried out; the text says what holds now.
+    Done(String),
+    /// The request was refused; the text says why.
+    Refused(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +39,10 @@ pub struct StatusReport {
     pub view: LeaderView,
     pub uptime_ms: u64,
     pub counters: Counters,
+    /// The faults the node injects, e.g. `drop=0.2,dup=0,delay=0..0ms`.
+    pub faults: String,
+    /// The partition the node applies, e.g. `0,1/2,3,4`.
+    pub partition: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,62 +54,90 @@ pub enum QueryError {
     },
     #[error("{addr}: no answer within {timeout:?}")]
     Timeout { addr: SocketAddr, timeout: Duration },
-    #[error("{addr}: answer is not a status report ({reason})")]
+    #[error("{addr}: unexpected answer ({reason})")]
     BadAnswer { addr: SocketAddr, reason: String },
+    #[error("{addr}: refused: {reason}")]
+    Refused { addr: SocketAddr, reason: String },
 }
 
-/// Asks the node at `addr` (of cluster `cluster`) for its status.
-pub async fn query_status(
+/// Sends `request` to the node at `addr` and waits for its answer, asking up
+/// to three times (UDP may lose either datagram).
+pub async fn request(
     addr: SocketAddr,
     cluster: u64,
+    key: Option<&Key>,
+    request: &AdminRequest,
     timeout: Duration,
-) -> Result<StatusReport, QueryError> {
+) -> Result<AdminResponse, QueryError> {
     let io = |source| QueryError::Io { addr, source };
+    let bad = |reason: String| QueryError::BadAnswer { addr, reason };
     let bind: SocketAddr = if addr.is_ipv6() {
-        "[::]:0"
-            .parse()
-            .map_err(|_| io(std::io::Error::other("bad bind address")))?
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
     } else {
-        "0.0.0.0:0"
-            .parse()
-            .map_err(|_| io(std::io::Error::other("bad bind address")))?
+        SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
     };
     let socket = UdpSocket::bind(bind).await.map_err(io)?;
-    let request = wire::encode(
-        Kind::AdminRequest,
-        cluster,
-        CLIENT_ID,
-        &AdminRequest::Status,
-    )
-    .map_err(|reason| QueryError::BadAnswer { addr, reason })?;
+    let mut datagram =
+        wire::encode(Kind::AdminRequest, cluster, CLIENT_ID, request).map_err(bad)?;
+    if let Some(key) = key {
+        key.seal(&mut datagram);
+    }
     let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
-    // UDP may lose the request or the answer: ask up to three times.
     let attempt = timeout / 3;
     for _ in 0..3 {
-        socket.send_to(&request, addr).await.map_err(io)?;
+        socket.send_to(&datagram, addr).await.map_err(io)?;
         match tokio::time::timeout(attempt, socket.recv_from(&mut buf)).await {
             Err(_) => continue,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
             Ok(Err(e)) => return Err(io(e)),
             Ok(Ok((n, from))) if from == addr => {
+                let answer = match key {
+                    Some(key) => key.open(&buf[..n]).ok_or_else(|| bad("bad MAC".into()))?,
+                    None => &buf[..n],
+                };
                 let (header, payload) =
-                    wire::decode_header(&buf[..n], cluster).map_err(|r| QueryError::BadAnswer {
-                        addr,
-                        reason: r.to_string(),
-                    })?;
+                    wire::decode_header(answer, cluster).map_err(|r| bad(r.to_string()))?;
                 if header.kind != Kind::AdminResponse {
-                    return Err(QueryError::BadAnswer {
-                        addr,
-                        reason: "not an admin response".into(),
-                    });
+                    return Err(bad("not an admin response".into()));
                 }
-                return wire::decode_payload(payload).map_err(|r| QueryError::BadAnswer {
-                    addr,
-                    reason: r.to_string(),
-                });
+                return wire::decode_payload(payload).map_err(|r| bad(r.to_string()));
             }
             Ok(Ok(_)) => continue,
         }
     }
     Err(QueryError::Timeout { addr, timeout })
+}
+
+/// Asks the node at `addr` for its status.
+pub async fn query_status(
+    addr: SocketAddr,
+    cluster: u64,
+    timeout: Duration,
+) -> Result<StatusReport, QueryError> {
+    match request(addr, cluster, None, &AdminRequest::Status, timeout).await? {
+        AdminResponse::Status(report) => Ok(*report),
+        AdminResponse::Refused(reason) => Err(QueryError::Refused { addr, reason }),
+        AdminResponse::Done(_) => Err(QueryError::BadAnswer {
+            addr,
+            reason: "not a status report".into(),
+        }),
+    }
+}
+
+/// Changes the faults of the node at `addr`.
+pub async fn send_fault(
+    addr: SocketAddr,
+    cluster: u64,
+    key: Option<&Key>,
+    command: FaultCommand,
+    timeout: Duration,
+) -> Result<String, QueryError> {
+    match request(addr, cluster, key, &AdminRequest::Fault(command), timeout).await? {
+        AdminResponse::Done(text) => Ok(text),
+        AdminResponse::Refused(reason) => Err(QueryError::Refused { addr, reason }),
+        AdminResponse::Status(_) => Err(QueryError::BadAnswer {
+            addr,
+            reason: "a status report instead of an acknowledgement".into(),
+        }),
+    }
 }

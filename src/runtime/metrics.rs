@@ -11,6 +11,9 @@ pub struct Counters {
     pub received: BTreeMap<String, u64>,
     /// Datagrams dropped before the actor saw them, by reason.
     pub dropped: BTreeMap<String, u64>,
+    /// Faults this node injected on purpose (`--faults`, `elect fault`):
+    /// messages dropped, duplicated, delayed or cut by a partition.
+    pub injected: BTreeMap<String, u64>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// Times this node entered an election (became a candidate, or started a
@@ -35,6 +38,10 @@ impl Counters {
 
     pub fn count_dropped(&mut self, reason: &str) {
         *self.dropped.entry(reason.to_string()).or_default() += 1;
+    }
+
+    pub fn count_injected(&mut self, fault: &str) {
+        *self.injected.entry(fault.to_string()).or_default() += 1;
     }
 
     pub fn total_sent(&self) -> u64 {

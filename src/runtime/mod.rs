@@ -22,9 +22,12 @@
 //! ```
 
 pub mod admin;
+pub mod auth;
+pub mod faults;
 pub mod metrics;
 mod node;
 pub mod storage;
+pub mod transport;
 pub mod wire;
 
 use crate::leadership::LeaderView;
@@ -56,8 +59,46 @@ pub struct NodeConfig {
     /// Where `Out::save` writes; `None` keeps storage in memory only.
     pub data_dir: Option<PathBuf>,
     pub timeouts: Timeouts,
-    /// Seed for timer randomisation; `None` seeds from the OS.
+    /// Seed for timer randomisation and injected faults; `None` seeds from
+    /// the OS.
     pub seed: Option<u64>,
+    /// Faults to inject from the start.
+    pub faults: faults::FaultSpec,
+    /// Shared cluster key: every datagram is authenticated with it.
+    pub key: Option<auth::Key>,
+    /// Where event timestamps come from.
+    pub clock: Clock,
+}
+
+/// Where leadership events take their timestamps.
+#[derive(Clone, Copy, Debug)]
+pub enum Clock {
+    /// Wall-clock time (Unix milliseconds).
+    Wall,
+    /// Milliseconds since this instant of tokio's (possibly paused) clock:
+    /// the simulation's virtual time.
+    Virtual(tokio::time::Instant),
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> u64 {
+        match self {
+            Clock::Wall => SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            Clock::Virtual(origin) => origin.elapsed().as_millis() as u64,
+        }
+    }
+
+    fn label(&self, ms: u64) -> String {
+        match self {
+            Clock::Wall => humantime::format_rfc3339_millis(
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+            )
+            .to_string(),
+            Clock::Virtual(_) => format!("+{}.{:03}s", ms / 1000, ms % 1000),
+        }
+    }
 }
 
 impl NodeConfig {
@@ -69,6 +110,9 @@ impl NodeConfig {
             data_dir: None,
             timeouts: Timeouts::default(),
             seed: None,
+            faults: faults::FaultSpec::default(),
+            key: None,
+            clock: Clock::Wall,
         }
     }
 
@@ -157,13 +201,14 @@ pub struct LeadershipEvent {
 
 impl LeadershipEvent {
     pub fn now(node: usize, view: LeaderView) -> LeadershipEvent {
-        let now = SystemTime::now();
-        let at_ms = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        Self::at(&Clock::Wall, node, view)
+    }
+
+    pub fn at(clock: &Clock, node: usize, view: LeaderView) -> LeadershipEvent {
+        let at_ms = clock.now_ms();
         LeadershipEvent {
             at_ms,
-            time: humantime::format_rfc3339_millis(now).to_string(),
+            time: clock.label(at_ms),
             node,
             view,
         }
@@ -229,7 +274,28 @@ impl NodeHandle {
     }
 }
 
-/// Starts a node of protocol `P` on the current tokio runtime.
+/// Starts a node of protocol `P` on the current tokio runtime, on a UDP
+/// socket bound to its address in `config.peers`.
 pub async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle, StartError> {
-    node::start::<P>(config).await
+    config.validate()?;
+    let store = match &config.data_dir {
+        Some(dir) => storage::Store::open(dir)?,
+        None => storage::Store::in_memory(),
+    };
+    let addr = config.peers[config.id];
+    let socket = tokio::net::UdpSocket::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    node::start::<P, _>(config, socket, store)
+}
+
+/// Starts a node of protocol `P` on any transport and store: the simulation
+/// runs whole clusters in one process this way.
+pub fn start_on<P: Protocol, T: transport::Transport>(
+    config: NodeConfig,
+    transport: T,
+    store: storage::Store,
+) -> Result<NodeHandle, StartError> {
+    config.validate()?;
+    node::start::<P, T>(config, transport, store)
 }

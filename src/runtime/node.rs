@@ -1,10 +1,13 @@
 //! The event loop of one node: datagrams in, timers firing, commands out.
 
-use super::admin::{AdminRequest, StatusReport};
+use super::admin::{AdminRequest, AdminResponse, StatusReport};
+use super::auth::Key;
+use super::faults::{FaultCommand, FaultSpec, Partition};
 use super::metrics::Counters;
 use super::storage::Store;
+use super::transport::Transport;
 use super::wire::{self, DropReason, Kind};
-use super::{LeadershipEvent, NodeConfig, NodeError, NodeHandle, StartError};
+use super::{Clock, LeadershipEvent, NodeConfig, NodeError, NodeHandle, StartError};
 use crate::leadership::{LeaderView, Leadership, Role};
 use crate::protocols::{Cluster, Protocol};
 use rand::rngs::StdRng;
@@ -16,23 +19,18 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-pub(super) async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle, StartError> {
-    config.validate()?;
-    let store = match &config.data_dir {
-        Some(dir) => Store::open(dir)?,
-        None => Store::in_memory(),
-    };
+pub(super) fn start<P: Protocol, T: Transport>(
+    config: NodeConfig,
+    transport: T,
+    store: Store,
+) -> Result<NodeHandle, StartError> {
     let storage: Option<P::Storage> = store.load()?;
     let addr = config.peers[config.id];
-    let socket = UdpSocket::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let local_addr = socket
+    let local_addr = transport
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
 
@@ -54,6 +52,8 @@ pub(super) async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle,
         protocol = %P::KIND,
         %local_addr,
         restored = storage.is_some(),
+        faults = %config.faults,
+        authenticated = config.key.is_some(),
         "node started"
     );
     let mut node = Node {
@@ -66,7 +66,11 @@ pub(super) async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle,
         timers: HashMap::new(),
         rng,
         store,
-        socket,
+        transport: Arc::new(transport),
+        key: config.key.clone(),
+        faults: config.faults.clone(),
+        partition: None,
+        clock: config.clock,
         counters: Arc::clone(&counters),
         view_tx,
         events: events_tx.clone(),
@@ -89,10 +93,11 @@ pub(super) async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle,
 
 enum Incoming<M> {
     Message(Id, M),
-    Admin(AdminRequest),
+    /// An admin request, and whether it carried a valid MAC.
+    Admin(AdminRequest, bool),
 }
 
-struct Node<P: Protocol> {
+struct Node<P: Protocol, T: Transport> {
     actor: P,
     id: Id,
     cluster: u64,
@@ -103,14 +108,20 @@ struct Node<P: Protocol> {
     timers: HashMap<P::Timer, Instant>,
     rng: StdRng,
     store: Store,
-    socket: UdpSocket,
+    transport: Arc<T>,
+    key: Option<Key>,
+    /// Faults injected on every send.
+    faults: FaultSpec,
+    /// Messages this partition cuts are dropped, sent or received.
+    partition: Option<Partition>,
+    clock: Clock,
     counters: Arc<Mutex<Counters>>,
     view_tx: watch::Sender<LeaderView>,
     events: broadcast::Sender<LeadershipEvent>,
     started: Instant,
 }
 
-impl<P: Protocol> Node<P> {
+impl<P: Protocol, T: Transport> Node<P, T> {
     async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
         let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
         loop {
@@ -124,7 +135,7 @@ impl<P: Protocol> Node<P> {
                     info!(node = usize::from(self.id), "node stopping");
                     return Ok(());
                 }
-                received = self.socket.recv_from(&mut buf) => match received {
+                received = self.transport.recv_from(&mut buf) => match received {
                     Ok((n, from)) => self.on_datagram(&buf[..n], from).await?,
                     // An ICMP "port unreachable" for an earlier send to a dead
                     // peer surfaces here on Linux; it says nothing about us.
@@ -154,11 +165,15 @@ impl<P: Protocol> Node<P> {
                 self.drop_datagram(reason, from);
                 Ok(())
             }
-            Ok(Incoming::Admin(AdminRequest::Status)) => {
-                self.answer_status(from).await;
+            Ok(Incoming::Admin(request, authenticated)) => {
+                self.answer_admin(request, authenticated, from).await;
                 Ok(())
             }
             Ok(Incoming::Message(sender, msg)) => {
+                if self.cut(sender, self.id) {
+                    self.count(|c| c.count_injected("partition"));
+                    return Ok(());
+                }
                 self.count(|c| c.count_received(P::message_kind(&msg), datagram.len()));
                 let mut out = Out::new();
                 let mut state = Cow::Borrowed(&self.state);
@@ -175,9 +190,28 @@ impl<P: Protocol> Node<P> {
 
     /// Decides what a datagram is, or why it is dropped.
     fn accept(&self, datagram: &[u8], from: SocketAddr) -> Result<Incoming<P::Msg>, DropReason> {
-        let (header, payload) = wire::decode_header(datagram, self.cluster)?;
+        if datagram.len() > wire::MAX_DATAGRAM {
+            return Err(DropReason::Oversized);
+        }
+        let opened = self.key.as_ref().map(|key| key.open(datagram));
+        let (body, authenticated) = match opened {
+            None => (datagram, false),
+            Some(Some(body)) => (body, true),
+            // Without a valid MAC only a status request gets through.
+            Some(None) => (datagram, false),
+        };
+        let (header, payload) = wire::decode_header(body, self.cluster).map_err(|r| {
+            if self.key.is_some() && !authenticated {
+                DropReason::BadMac
+            } else {
+                r
+            }
+        })?;
         match header.kind {
             Kind::Protocol => {
+                if self.key.is_some() && !authenticated {
+                    return Err(DropReason::BadMac);
+                }
                 let sender = usize::from(header.sender);
                 let member = sender < self.peers.len()
                     && Id::from(sender) != self.id
@@ -190,9 +224,25 @@ impl<P: Protocol> Node<P> {
                     wire::decode_payload(payload)?,
                 ))
             }
-            Kind::AdminRequest => Ok(Incoming::Admin(wire::decode_payload(payload)?)),
+            Kind::AdminRequest => {
+                let request: AdminRequest = wire::decode_payload(payload).map_err(|r| {
+                    if self.key.is_some() && !authenticated {
+                        DropReason::BadMac
+                    } else {
+                        r
+                    }
+                })?;
+                Ok(Incoming::Admin(request, authenticated))
+            }
             Kind::AdminResponse => Err(DropReason::Malformed),
         }
+    }
+
+    /// Whether the partition cuts messages from `src` to `dst`.
+    fn cut(&self, src: Id, dst: Id) -> bool {
+        self.partition
+            .as_ref()
+            .is_some_and(|p| p.cuts(usize::from(src), usize::from(dst)))
     }
 
     fn drop_datagram(&self, reason: DropReason, from: SocketAddr) {
@@ -200,22 +250,72 @@ impl<P: Protocol> Node<P> {
         self.count(|c| c.count_dropped(reason.name()));
     }
 
-    async fn answer_status(&self, to: SocketAddr) {
-        let report = StatusReport {
+    /// Answers an admin request. Changes are accepted only from loopback, or
+    /// with a valid MAC when the cluster has a key.
+    async fn answer_admin(&mut self, request: AdminRequest, authenticated: bool, from: SocketAddr) {
+        let response = match request {
+            AdminRequest::Status => AdminResponse::Status(Box::new(self.status())),
+            AdminRequest::Fault(command) => {
+                let allowed = match &self.key {
+                    Some(_) => authenticated,
+                    None => from.ip().is_loopback(),
+                };
+                if allowed {
+                    AdminResponse::Done(self.change_faults(command))
+                } else {
+                    self.count(|c| c.count_dropped("unauthorized_admin"));
+                    warn!(node = usize::from(self.id), %from, "fault command refused");
+                    AdminResponse::Refused(if self.key.is_some() {
+                        "fault commands need the cluster key (--key-file)".into()
+                    } else {
+                        "fault commands are accepted only from loopback".into()
+                    })
+                }
+            }
+        };
+        match wire::encode(Kind::AdminResponse, self.cluster, u16::MAX, &response) {
+            Ok(mut bytes) => {
+                // A response is sealed only for a client that proved it
+                // holds the key; anyone may read a node's status.
+                if let (Some(key), true) = (&self.key, authenticated) {
+                    key.seal(&mut bytes);
+                }
+                if let Err(e) = self.transport.send_to(&bytes, from).await {
+                    debug!(%from, error = %e, "admin answer not sent");
+                }
+            }
+            Err(e) => warn!(error = %e, "admin answer does not fit a datagram"),
+        }
+    }
+
+    fn status(&self) -> StatusReport {
+        StatusReport {
             node: usize::from(self.id),
             protocol: P::KIND.name().to_string(),
             view: self.view,
             uptime_ms: self.started.elapsed().as_millis() as u64,
             counters: self.counters.lock().map(|c| c.clone()).unwrap_or_default(),
-        };
-        match wire::encode(Kind::AdminResponse, self.cluster, u16::MAX, &report) {
-            Ok(bytes) => {
-                if let Err(e) = self.socket.send_to(&bytes, to).await {
-                    debug!(%to, error = %e, "status answer not sent");
-                }
-            }
-            Err(e) => warn!(error = %e, "status report does not fit a datagram"),
+            faults: self.faults.to_string(),
+            partition: self.partition.as_ref().map(|p| p.to_string()),
         }
+    }
+
+    fn change_faults(&mut self, command: FaultCommand) -> String {
+        match command {
+            FaultCommand::Set(spec) => self.faults = spec,
+            FaultCommand::Partition(p) => self.partition = Some(p),
+            FaultCommand::Heal => self.partition = None,
+        }
+        let now = format!(
+            "n{}: faults {}, partition {}",
+            usize::from(self.id),
+            self.faults,
+            self.partition
+                .as_ref()
+                .map_or("none".into(), |p| p.to_string())
+        );
+        info!(node = usize::from(self.id), "{now}");
+        now
     }
 
     /// Carries out a handler's commands. Storage first: the last value saved
@@ -227,10 +327,15 @@ impl<P: Protocol> Node<P> {
             _ => None,
         });
         if let Some(storage) = last_save {
-            let store = self.store.clone();
-            tokio::task::spawn_blocking(move || store.save(&storage))
-                .await
-                .map_err(|e| NodeError::Task(e.to_string()))??;
+            if self.store.is_disk() {
+                // fsync blocks: keep it off the async thread.
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || store.save(&storage))
+                    .await
+                    .map_err(|e| NodeError::Task(e.to_string()))??;
+            } else {
+                self.store.save(&storage)?;
+            }
             self.count(|c| c.saves += 1);
         }
         for command in commands {
@@ -280,12 +385,13 @@ impl<P: Protocol> Node<P> {
         }
     }
 
-    async fn send(&self, dst: Id, msg: &P::Msg) {
+    /// Encodes and sends a message, through the injected faults.
+    async fn send(&mut self, dst: Id, msg: &P::Msg) {
         let Some(&to) = self.peers.get(usize::from(dst)) else {
             warn!(dst = usize::from(dst), "message to a non-member dropped");
             return;
         };
-        let bytes = match wire::encode(
+        let mut bytes = match wire::encode(
             Kind::Protocol,
             self.cluster,
             usize::from(self.id) as u16,
@@ -297,9 +403,40 @@ impl<P: Protocol> Node<P> {
                 return;
             }
         };
-        match self.socket.send_to(&bytes, to).await {
-            Ok(_) => self.count(|c| c.count_sent(P::message_kind(msg), bytes.len())),
-            Err(e) => debug!(%to, error = %e, "send failed"),
+        if let Some(key) = &self.key {
+            key.seal(&mut bytes);
+        }
+        self.count(|c| c.count_sent(P::message_kind(msg), bytes.len()));
+        if self.cut(self.id, dst) {
+            self.count(|c| c.count_injected("partition"));
+            return;
+        }
+        if self.faults.drop > 0.0 && self.rng.random_bool(self.faults.drop) {
+            self.count(|c| c.count_injected("drop"));
+            return;
+        }
+        let copies = if self.faults.dup > 0.0 && self.rng.random_bool(self.faults.dup) {
+            self.count(|c| c.count_injected("dup"));
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let delay = self.draw(self.faults.delay.clone());
+            if delay.is_zero() {
+                if let Err(e) = self.transport.send_to(&bytes, to).await {
+                    debug!(%to, error = %e, "send failed");
+                }
+            } else {
+                // Held back: later messages may overtake it.
+                self.count(|c| c.count_injected("delay"));
+                let transport = Arc::clone(&self.transport);
+                let bytes = bytes.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = transport.send_to(&bytes, to).await;
+                });
+            }
         }
     }
 
@@ -320,7 +457,7 @@ impl<P: Protocol> Node<P> {
                 c.elections_started += 1;
             }
         });
-        let event = LeadershipEvent::now(usize::from(self.id), view);
+        let event = LeadershipEvent::at(&self.clock, usize::from(self.id), view);
         info!(node = event.node, role = %view.role, leader = ?view.leader, term = ?view.term, "leadership");
         let _ = self.view_tx.send(view);
         let _ = self.events.send(event);

@@ -10,6 +10,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 pub const FILE_NAME: &str = "state.json";
 
@@ -25,16 +26,39 @@ pub enum StorageError {
     Write { path: PathBuf, source: io::Error },
 }
 
-/// Where a node keeps its storage: a directory, or nowhere (memory only).
+/// A storage slot in memory that outlives the node using it: the
+/// simulation keeps one per node across crashes and restarts.
+pub type MemorySlot = Arc<Mutex<Option<Vec<u8>>>>;
+
+/// Where a node keeps its storage.
 #[derive(Clone, Debug)]
 pub struct Store {
-    dir: Option<PathBuf>,
+    place: Place,
+}
+
+#[derive(Clone, Debug)]
+enum Place {
+    /// Nothing survives the process.
+    Nowhere,
+    /// A directory on disk.
+    Dir(PathBuf),
+    /// A slot in memory (simulation).
+    Memory(MemorySlot),
 }
 
 impl Store {
     /// Nothing survives a restart.
     pub fn in_memory() -> Store {
-        Store { dir: None }
+        Store {
+            place: Place::Nowhere,
+        }
+    }
+
+    /// A slot that survives as long as the caller keeps it.
+    pub fn memory(slot: MemorySlot) -> Store {
+        Store {
+            place: Place::Memory(slot),
+        }
     }
 
     /// Creates `dir` if needed and proves it writable.
@@ -48,23 +72,38 @@ impl Store {
         File::create(&probe).map_err(err)?;
         fs::remove_file(&probe).map_err(err)?;
         Ok(Store {
-            dir: Some(dir.to_path_buf()),
+            place: Place::Dir(dir.to_path_buf()),
         })
     }
 
+    /// Whether saving touches the disk (and so belongs off the async thread).
+    pub fn is_disk(&self) -> bool {
+        matches!(self.place, Place::Dir(_))
+    }
+
     pub fn path(&self) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(FILE_NAME))
+        match &self.place {
+            Place::Dir(d) => Some(d.join(FILE_NAME)),
+            _ => None,
+        }
     }
 
     /// The saved value, `None` if nothing was ever saved.
     pub fn load<T: DeserializeOwned>(&self) -> Result<Option<T>, StorageError> {
-        let Some(path) = self.path() else {
-            return Ok(None);
-        };
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StorageError::Read { path, source }),
+        let (bytes, path) = match &self.place {
+            Place::Nowhere => return Ok(None),
+            Place::Memory(slot) => match slot.lock().ok().and_then(|s| s.clone()) {
+                Some(bytes) => (bytes, PathBuf::from("(memory)")),
+                None => return Ok(None),
+            },
+            Place::Dir(dir) => {
+                let path = dir.join(FILE_NAME);
+                match fs::read(&path) {
+                    Ok(bytes) => (bytes, path),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(source) => return Err(StorageError::Read { path, source }),
+                }
+            }
         };
         serde_json::from_slice(&bytes)
             .map(Some)
@@ -77,9 +116,21 @@ impl Store {
     /// Replaces the saved value durably. Returns once the data and the
     /// rename have reached the disk.
     pub fn save<T: Serialize>(&self, value: &T) -> Result<(), StorageError> {
-        let (Some(dir), Some(path)) = (&self.dir, self.path()) else {
-            return Ok(());
+        let dir = match &self.place {
+            Place::Nowhere => return Ok(()),
+            Place::Memory(slot) => {
+                let bytes = serde_json::to_vec(value).map_err(|e| StorageError::Write {
+                    path: PathBuf::from("(memory)"),
+                    source: io::Error::other(e),
+                })?;
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(bytes);
+                }
+                return Ok(());
+            }
+            Place::Dir(dir) => dir,
         };
+        let path = dir.join(FILE_NAME);
         let err = |source| StorageError::Write {
             path: path.clone(),
             source,

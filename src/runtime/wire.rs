@@ -47,6 +47,8 @@ pub enum DropReason {
     /// A sender id that is not a member, or a member id sent from an address
     /// that is not that member's.
     UnknownSender,
+    /// The cluster has a key and the datagram's MAC is missing or wrong.
+    BadMac,
 }
 
 impl DropReason {
@@ -57,6 +59,7 @@ impl DropReason {
             DropReason::WrongVersion => "wrong_version",
             DropReason::WrongCluster => "wrong_cluster",
             DropReason::UnknownSender => "unknown_sender",
+            DropReason::BadMac => "bad_mac",
         }
     }
 }

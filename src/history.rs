@@ -1,0 +1,267 @@
+//! The history checker: what a run of real (or simulated) nodes actually did.
+//!
+//! It reads the leadership events of every node — timestamp, node, role,
+//! believed leader, term — plus the moments nodes went down, and reports:
+//! for Raft, every term with two leaders (a safety violation); for every
+//! protocol, every interval during which two or more live nodes acted as
+//! leader at once (split brain, which the seed's Bully and Ring show under
+//! partitions and is reported, not hidden), the time without any leader,
+//! elections and leadership changes.
+
+use crate::leadership::{LeaderView, Role};
+use crate::protocols::ProtocolKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What happened to a node at some moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Occurrence {
+    /// The node's view of leadership (it is up).
+    View(LeaderView),
+    /// The node stopped (crashed, was killed, or was frozen).
+    Down,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    pub at_ms: u64,
+    pub node: usize,
+    #[serde(flatten)]
+    pub what: Occurrence,
+}
+
+/// An interval during which several live nodes acted as leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SplitBrain {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub leaders: Vec<usize>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Verdict {
+    pub events: usize,
+    pub duration_ms: u64,
+    /// Times a node entered an election.
+    pub elections: u64,
+    /// Times the single acting leader changed.
+    pub leadership_changes: u64,
+    /// Raft: terms in which two different nodes were leader. Must be empty.
+    pub safety_violations: Vec<String>,
+    /// Intervals with two or more live leaders at once.
+    pub split_brain: Vec<SplitBrain>,
+    pub split_brain_ms: u64,
+    /// Total time during which no live node acted as leader.
+    pub no_leader_ms: u64,
+}
+
+impl Verdict {
+    pub fn is_safe(&self) -> bool {
+        self.safety_violations.is_empty()
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "events                 {}", self.events)?;
+        writeln!(
+            f,
+            "duration               {:.1} s",
+            self.duration_ms as f64 / 1000.0
+        )?;
+        writeln!(f, "elections              {}", self.elections)?;
+        writeln!(f, "leadership changes     {}", self.leadership_changes)?;
+        writeln!(f, "safety violations      {}", self.safety_violations.len())?;
+        for v in &self.safety_violations {
+            writeln!(f, "  {v}")?;
+        }
+        writeln!(
+            f,
+            "split-brain intervals  {} ({:.3} s in all)",
+            self.split_brain.len(),
+            self.split_brain_ms as f64 / 1000.0
+        )?;
+        for s in self.split_brain.iter().take(10) {
+            let leaders: Vec<String> = s.leaders.iter().map(|l| format!("n{l}")).collect();
+            writeln!(
+                f,
+                "  {:.3}–{:.3} s: {} lead at once",
+                s.from_ms as f64 / 1000.0,
+                s.to_ms as f64 / 1000.0,
+                leaders.join(", ")
+            )?;
+        }
+        if self.split_brain.len() > 10 {
+            writeln!(f, "  … {} more", self.split_brain.len() - 10)?;
+        }
+        write!(
+            f,
+            "time without a leader  {:.3} s",
+            self.no_leader_ms as f64 / 1000.0
+        )
+    }
+}
+
+/// Checks a history. `end_ms` closes the last interval (the end of the run).
+pub fn check(protocol: ProtocolKind, events: &[HistoryEvent], end_ms: u64) -> Verdict {
+    let mut sorted = events.to_vec();
+    sorted.sort_by_key(|e| e.at_ms);
+    let start_ms = sorted.first().map_or(end_ms, |e| e.at_ms);
+    let mut verdict = Verdict {
+        events: sorted.len(),
+        duration_ms: end_ms.saturating_sub(start_ms),
+        ..Verdict::default()
+    };
+    let mut views: BTreeMap<usize, LeaderView> = BTreeMap::new();
+    let mut leader_of_term: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut acting: Option<usize> = None;
+    let mut open_split: Option<SplitBrain> = None;
+    let mut last_ms = start_ms;
+
+    let close_interval = |views: &BTreeMap<usize, LeaderView>,
+                          from: u64,
+                          to: u64,
+                          verdict: &mut Verdict,
+                          open: &mut Option<SplitBrain>| {
+        let leaders: Vec<usize> = views
+            .iter()
+            .filter(|(_, v)| v.role == Role::Leader)
+            .map(|(n, _)| *n)
+            .collect();
+        let span = to.saturating_sub(from);
+        if leaders.is_empty() {
+            verdict.no_leader_ms += span;
+        }
+        if leaders.len() >= 2 {
+            verdict.split_brain_ms += span;
+            match open {
+                Some(s) if s.leaders == leaders => s.to_ms = to,
+                _ => {
+                    if let Some(done) = open.take() {
+                        verdict.split_brain.push(done);
+                    }
+                    *open = Some(SplitBrain {
+                        from_ms: from,
+                        to_ms: to,
+                        leaders,
+                    });
+                }
+            }
+        } else if let Some(done) = open.take() {
+            verdict.split_brain.push(done);
+        }
+    };
+
+    for event in &sorted {
+        close_interval(&views, last_ms, event.at_ms, &mut verdict, &mut open_split);
+        last_ms = event.at_ms;
+        match event.what {
+            Occurrence::Down => {
+                views.remove(&event.node);
+            }
+            Occurrence::View(view) => {
+                let before = views.insert(event.node, view);
+                let new_election = view.role == Role::Candidate
+                    && before.is_none_or(|b| b.role != Role::Candidate || b.term != view.term);
+                if new_election {
+                    verdict.elections += 1;
+                }
+                if view.role == Role::Leader {
+                    if let (ProtocolKind::Raft, Some(term)) = (protocol, view.term) {
+                        let first = *leader_of_term.entry(term).or_insert(event.node);
+                        if first != event.node {
+                            verdict.safety_violations.push(format!(
+                                "term {term}: n{first} and n{} were both leader (at {} ms)",
+                                event.node, event.at_ms
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let leaders: Vec<usize> = views
+            .iter()
+            .filter(|(_, v)| v.role == Role::Leader)
+            .map(|(n, _)| *n)
+            .collect();
+        if let [only] = leaders[..] {
+            if acting != Some(only) {
+                verdict.leadership_changes += 1;
+                acting = Some(only);
+            }
+        }
+    }
+    close_interval(
+        &views,
+        last_ms,
+        end_ms.max(last_ms),
+        &mut verdict,
+        &mut open_split,
+    );
+    if let Some(done) = open_split.take() {
+        verdict.split_brain.push(done);
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(role: Role, leader: Option<usize>, term: Option<u64>) -> Occurrence {
+        Occurrence::View(LeaderView { role, leader, term })
+    }
+
+    fn at(at_ms: u64, node: usize, what: Occurrence) -> HistoryEvent {
+        HistoryEvent { at_ms, node, what }
+    }
+
+    #[test]
+    fn two_raft_leaders_in_one_term_are_a_violation() {
+        let events = [
+            at(0, 0, view(Role::Leader, Some(0), Some(1))),
+            at(10, 1, view(Role::Leader, Some(1), Some(1))),
+        ];
+        let v = check(ProtocolKind::Raft, &events, 20);
+        assert_eq!(v.safety_violations.len(), 1, "{v}");
+        assert_eq!(
+            v.split_brain,
+            vec![SplitBrain {
+                from_ms: 10,
+                to_ms: 20,
+                leaders: vec![0, 1]
+            }]
+        );
+    }
+
+    #[test]
+    fn leaders_of_different_terms_overlap_without_violation() {
+        let events = [
+            at(0, 0, view(Role::Leader, Some(0), Some(1))),
+            at(100, 1, view(Role::Candidate, None, Some(2))),
+            at(110, 1, view(Role::Leader, Some(1), Some(2))),
+            at(150, 0, view(Role::Follower, Some(1), Some(2))),
+        ];
+        let v = check(ProtocolKind::Raft, &events, 200);
+        assert!(v.is_safe());
+        assert_eq!(v.elections, 1);
+        assert_eq!(v.leadership_changes, 2);
+        assert_eq!(v.split_brain_ms, 40);
+    }
+
+    #[test]
+    fn a_dead_leader_does_not_lead_and_time_without_leader_is_measured() {
+        let events = [
+            at(0, 0, view(Role::Leader, Some(0), None)),
+            at(0, 1, view(Role::Follower, Some(0), None)),
+            at(100, 0, Occurrence::Down),
+            at(400, 1, view(Role::Leader, Some(1), None)),
+        ];
+        let v = check(ProtocolKind::Bully, &events, 500);
+        assert_eq!(v.no_leader_ms, 300);
+        assert!(v.split_brain.is_empty());
+        assert_eq!(v.leadership_changes, 2);
+    }
+}

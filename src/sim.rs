@@ -1,0 +1,382 @@
+//! Deterministic simulation: a whole cluster of real nodes — the UDP
+//! runtime's own event loop, with the protocol actors the checker verified —
+//! inside one process, on virtual time and a simulated network.
+//!
+//! Everything random comes from the run's seed: message loss, duplication
+//! and delay, the nemesis that crashes and restarts nodes (their storage
+//! kept) and splits and heals the network, and each node's timers. tokio's
+//! single-threaded runtime with paused time runs tasks in a fixed order and
+//! advances the clock only when every task waits, so a seed replays exactly.
+
+use crate::history::{self, HistoryEvent, Occurrence, Verdict};
+use crate::protocols::{Protocol, ProtocolKind, Timeouts};
+use crate::runtime::storage::{MemorySlot, Store};
+use crate::runtime::transport::Transport;
+use crate::runtime::{self, Clock, NodeConfig, NodeHandle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// One simulated run's settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimConfig {
+    pub protocol: ProtocolKind,
+    pub nodes: usize,
+    pub seed: u64,
+    /// Virtual time the run lasts.
+    pub duration: Duration,
+    /// Probability that the network loses a message.
+    pub drop: f64,
+    /// Probability that the network delivers a message twice.
+    pub dup: f64,
+    /// Delivery delay, drawn per message (so messages reorder).
+    pub delay: Range<Duration>,
+    /// The nemesis crashes and restarts nodes.
+    pub crashes: bool,
+    /// The nemesis splits and heals the network.
+    pub partitions: bool,
+    pub timeouts: Timeouts,
+}
+
+impl SimConfig {
+    /// A harsh default: 10 % loss, 5 % duplication, 0–20 ms delay, crashes
+    /// and partitions, 20 virtual seconds.
+    pub fn new(protocol: ProtocolKind, nodes: usize, seed: u64) -> SimConfig {
+        SimConfig {
+            protocol,
+            nodes,
+            seed,
+            duration: Duration::from_secs(20),
+            drop: 0.1,
+            dup: 0.05,
+            delay: Duration::ZERO..Duration::from_millis(20),
+            crashes: true,
+            partitions: true,
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimRun {
+    pub seed: u64,
+    pub events: Vec<HistoryEvent>,
+    /// What the nemesis did, in order: "12.345 s crash n2", …
+    pub nemesis: Vec<String>,
+    pub verdict: Verdict,
+}
+
+/// The simulated network all nodes of a run share.
+struct Net {
+    rng: StdRng,
+    inboxes: Vec<mpsc::UnboundedSender<(Vec<u8>, SocketAddr)>>,
+    up: Vec<bool>,
+    /// Which side of a split each node is on, while the network is split.
+    side: Option<Vec<bool>>,
+    drop: f64,
+    dup: f64,
+    delay: Range<Duration>,
+}
+
+fn node_addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, 1], 7000 + i as u16))
+}
+
+fn node_of(addr: SocketAddr) -> Option<usize> {
+    usize::from(addr.port()).checked_sub(7000)
+}
+
+/// A node's endpoint on the simulated network.
+struct SimTransport {
+    me: usize,
+    net: Arc<Mutex<Net>>,
+    inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<(Vec<u8>, SocketAddr)>>,
+}
+
+impl Transport for SimTransport {
+    async fn send_to(&self, datagram: &[u8], to: SocketAddr) -> io::Result<()> {
+        let deliveries = {
+            let Ok(mut net) = self.net.lock() else {
+                return Ok(());
+            };
+            let Some(dst) = node_of(to).filter(|&d| d < net.inboxes.len()) else {
+                return Ok(());
+            };
+            let cut = net.side.as_ref().is_some_and(|s| s[self.me] != s[dst]);
+            let (drop, dup) = (net.drop, net.dup);
+            let lost = drop > 0.0 && net.rng.random_bool(drop);
+            if cut || lost {
+                return Ok(());
+            }
+            let copies = if dup > 0.0 && net.rng.random_bool(dup) {
+                2
+            } else {
+                1
+            };
+            let mut deliveries = Vec::new();
+            for _ in 0..copies {
+                let delay = if net.delay.start >= net.delay.end {
+                    net.delay.start
+                } else {
+                    let range = net.delay.clone();
+                    net.rng.random_range(range)
+                };
+                deliveries.push((delay, dst, net.inboxes[dst].clone()));
+            }
+            deliveries
+        };
+        let from = node_addr(self.me);
+        for (delay, dst, inbox) in deliveries {
+            let datagram = datagram.to_vec();
+            let net = Arc::clone(&self.net);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                // A node that is down when the message arrives never sees it.
+                let up = net.lock().map(|n| n.up[dst]).unwrap_or(false);
+                if up {
+                    let _ = inbox.send((datagram, from));
+                }
+            });
+        }
+        Ok(())
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let mut inbox = self.inbox.lock().await;
+        match inbox.recv().await {
+            Some((datagram, from)) => {
+                let n = datagram.len().min(buf.len());
+                buf[..n].copy_from_slice(&datagram[..n]);
+                Ok((n, from))
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(node_addr(self.me))
+    }
+}
+
+/// Runs one simulated run of the protocol `config.protocol` names.
+pub fn run(config: &SimConfig) -> Result<SimRun, String> {
+    crate::with_protocol!(config.protocol, P => run_protocol::<P>(config))
+}
+
+fn run_protocol<P: Protocol>(config: &SimConfig) -> Result<SimRun, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .map_err(|e| format!("cannot build the simulation runtime: {e}"))?;
+    runtime.block_on(simulate::<P>(config.clone()))
+}
+
+struct SimNode {
+    handle: Option<NodeHandle>,
+    slot: MemorySlot,
+    /// Incarnations so far: each restart gets fresh timer randomness.
+    starts: u64,
+}
+
+async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
+    let origin = Instant::now();
+    let clock = Clock::Virtual(origin);
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<HistoryEvent>();
+    let net = Arc::new(Mutex::new(Net {
+        rng: StdRng::seed_from_u64(config.seed),
+        inboxes: Vec::new(),
+        up: vec![true; config.nodes],
+        side: None,
+        drop: config.drop,
+        dup: config.dup,
+        delay: config.delay.clone(),
+    }));
+    let peers: Vec<SocketAddr> = (0..config.nodes).map(node_addr).collect();
+    let mut nodes: Vec<SimNode> = (0..config.nodes)
+        .map(|_| SimNode {
+            handle: None,
+            slot: Arc::new(Mutex::new(None)),
+            starts: 0,
+        })
+        .collect();
+    let mut nemesis_rng = StdRng::seed_from_u64(config.seed ^ 0x5eed_0fca_0500);
+    let mut nemesis = Vec::new();
+
+    let start_node = |i: usize, node: &mut SimNode| -> Result<(), String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut n) = net.lock() {
+            if n.inboxes.len() <= i {
+                n.inboxes.push(tx);
+            } else {
+                n.inboxes[i] = tx;
+            }
+            n.up[i] = true;
+        }
+        let transport = SimTransport {
+            me: i,
+            net: Arc::clone(&net),
+            inbox: tokio::sync::Mutex::new(rx),
+        };
+        let node_config = NodeConfig {
+            seed: Some(
+                config
+                    .seed
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add((i as u64) << 20)
+                    .wrapping_add(node.starts),
+            ),
+            clock,
+            timeouts: config.timeouts.clone(),
+            ..NodeConfig::new(i, peers.clone())
+        };
+        let handle = runtime::start_on::<P, _>(
+            node_config,
+            transport,
+            Store::memory(Arc::clone(&node.slot)),
+        )
+        .map_err(|e| format!("n{i} could not start: {e}"))?;
+        let view = *handle.leadership().borrow();
+        let _ = events_tx.send(HistoryEvent {
+            at_ms: clock.now_ms(),
+            node: i,
+            what: Occurrence::View(view),
+        });
+        let mut events = handle.events();
+        let forward = events_tx.clone();
+        tokio::spawn(async move {
+            while let Ok(e) = events.recv().await {
+                let _ = forward.send(HistoryEvent {
+                    at_ms: e.at_ms,
+                    node: e.node,
+                    what: Occurrence::View(e.view),
+                });
+            }
+        });
+        node.handle = Some(handle);
+        node.starts += 1;
+        Ok(())
+    };
+
+    for (i, node) in nodes.iter_mut().enumerate() {
+        start_node(i, node)?;
+    }
+
+    let end = origin + config.duration;
+    let mut down_until: Vec<Option<Instant>> = vec![None; config.nodes];
+    let mut heal_at: Option<Instant> = None;
+    let mut next_fault = origin + Duration::from_millis(nemesis_rng.random_range(500..2000));
+    loop {
+        let now = Instant::now();
+        // Restart nodes whose downtime is over, heal a split that is due.
+        for i in 0..config.nodes {
+            if down_until[i].is_some_and(|t| t <= now) {
+                down_until[i] = None;
+                start_node(i, &mut nodes[i])?;
+                nemesis.push(format!(
+                    "{:.3} s restart n{i}",
+                    (now - origin).as_secs_f64()
+                ));
+            }
+        }
+        if heal_at.is_some_and(|t| t <= now) {
+            heal_at = None;
+            if let Ok(mut n) = net.lock() {
+                n.side = None;
+            }
+            nemesis.push(format!("{:.3} s heal", (now - origin).as_secs_f64()));
+        }
+        if now >= end {
+            break;
+        }
+        if now >= next_fault {
+            next_fault = now + Duration::from_millis(nemesis_rng.random_range(500..3000));
+            let live: Vec<usize> = (0..config.nodes)
+                .filter(|&i| down_until[i].is_none())
+                .collect();
+            let minority = (config.nodes - 1) / 2;
+            let down = config.nodes - live.len();
+            match nemesis_rng.random_range(0..2) {
+                0 if config.crashes && down < minority.max(1) && live.len() > 1 => {
+                    let victim = live[nemesis_rng.random_range(0..live.len())];
+                    if let Some(handle) = nodes[victim].handle.take() {
+                        if let Ok(mut n) = net.lock() {
+                            n.up[victim] = false;
+                        }
+                        let _ = handle.shutdown().await;
+                        let _ = events_tx.send(HistoryEvent {
+                            at_ms: clock.now_ms(),
+                            node: victim,
+                            what: Occurrence::Down,
+                        });
+                        let downtime = Duration::from_millis(nemesis_rng.random_range(200..3000));
+                        down_until[victim] = Some(Instant::now() + downtime);
+                        nemesis.push(format!(
+                            "{:.3} s crash n{victim}",
+                            (now - origin).as_secs_f64()
+                        ));
+                    }
+                }
+                _ if config.partitions && heal_at.is_none() && config.nodes > 1 => {
+                    let mut side: Vec<bool> = (0..config.nodes)
+                        .map(|_| nemesis_rng.random_bool(0.5))
+                        .collect();
+                    if side.iter().all(|&s| s) || side.iter().all(|&s| !s) {
+                        let flip = nemesis_rng.random_range(0..config.nodes);
+                        side[flip] = !side[flip];
+                    }
+                    let groups: Vec<BTreeSet<usize>> = [false, true]
+                        .iter()
+                        .map(|&g| (0..config.nodes).filter(|&i| side[i] == g).collect())
+                        .collect();
+                    if let Ok(mut n) = net.lock() {
+                        n.side = Some(side);
+                    }
+                    heal_at =
+                        Some(now + Duration::from_millis(nemesis_rng.random_range(500..4000)));
+                    nemesis.push(format!(
+                        "{:.3} s split {:?} | {:?}",
+                        (now - origin).as_secs_f64(),
+                        groups[0],
+                        groups[1]
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let wake = [Some(next_fault), heal_at, Some(end)]
+            .into_iter()
+            .chain(down_until.iter().copied())
+            .flatten()
+            .min()
+            .unwrap_or(end);
+        tokio::time::sleep_until(wake).await;
+    }
+    let end_ms = clock.now_ms();
+    for node in nodes.iter_mut() {
+        if let Some(handle) = node.handle.take() {
+            let _ = handle.shutdown().await;
+        }
+    }
+    drop(events_tx);
+    let mut events = Vec::new();
+    while let Ok(e) = events_rx.try_recv() {
+        events.push(e);
+    }
+    let verdict = history::check(config.protocol, &events, end_ms);
+    Ok(SimRun {
+        seed: config.seed,
+        events,
+        nemesis,
+        verdict,
+    })
+}
