@@ -32,7 +32,8 @@ pub struct HistoryEvent {
     pub what: Occurrence,
 }
 
-/// An interval during which several live nodes acted as leader.
+/// An interval during which several live nodes acted as leader, in
+/// milliseconds since the first event of the history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SplitBrain {
     pub from_ms: u64,
@@ -137,14 +138,14 @@ pub fn check(protocol: ProtocolKind, events: &[HistoryEvent], end_ms: u64) -> Ve
         if leaders.len() >= 2 {
             verdict.split_brain_ms += span;
             match open {
-                Some(s) if s.leaders == leaders => s.to_ms = to,
+                Some(s) if s.leaders == leaders => s.to_ms = to - start_ms,
                 _ => {
                     if let Some(done) = open.take() {
                         verdict.split_brain.push(done);
                     }
                     *open = Some(SplitBrain {
-                        from_ms: from,
-                        to_ms: to,
+                        from_ms: from - start_ms,
+                        to_ms: to - start_ms,
                         leaders,
                     });
                 }
@@ -173,8 +174,9 @@ pub fn check(protocol: ProtocolKind, events: &[HistoryEvent], end_ms: u64) -> Ve
                         let first = *leader_of_term.entry(term).or_insert(event.node);
                         if first != event.node {
                             verdict.safety_violations.push(format!(
-                                "term {term}: n{first} and n{} were both leader (at {} ms)",
-                                event.node, event.at_ms
+                                "term {term}: n{first} and n{} were both leader ({} ms in)",
+                                event.node,
+                                event.at_ms - start_ms
                             ));
                         }
                     }

@@ -13,14 +13,25 @@ fn small_scenarios_meet_their_expectations() {
     let small: Vec<&Scenario> = scenarios
         .iter()
         .filter(|s| s.model.nodes <= 3 && !s.model.gst)
-        .filter(|s| !matches!(s.name.as_str(), "raft-3-lossy-crash-recover" | "raft-3-duplicating" | "raft-3-crash-stop" | "raft-3-storage-lost"))
+        .filter(|s| {
+            !matches!(
+                s.name.as_str(),
+                "raft-3-lossy-crash-recover"
+                    | "raft-3-duplicating"
+                    | "raft-3-crash-stop"
+                    | "raft-3-storage-lost"
+            )
+        })
         .collect();
     assert!(small.len() >= 12, "{} small scenarios", small.len());
     let mut unmet = Vec::new();
     for scenario in small {
         let result = run::run_job(&Job::from_scenario(scenario), &mut |_| {}).expect("runs");
         for p in result.properties.iter().filter(|p| !p.meets_expectation) {
-            unmet.push(format!("{}: {} expected {} but {}", scenario.name, p.name, p.expect, p.outcome));
+            unmet.push(format!(
+                "{}: {} expected {} but {}",
+                scenario.name, p.name, p.expect, p.outcome
+            ));
         }
     }
     assert!(unmet.is_empty(), "{}", unmet.join("\n"));

@@ -39,6 +39,8 @@ pub fn free_ports(n: usize) -> Vec<u16> {
 pub struct TestCluster {
     pub protocol: &'static str,
     pub timing: Timing,
+    /// Extra flags for every node (faults, key file).
+    pub extra: Vec<String>,
     pub addrs: Vec<SocketAddr>,
     pub children: Vec<Option<Child>>,
     pub dir: tempfile::TempDir,
@@ -50,6 +52,15 @@ impl TestCluster {
     }
 
     pub fn start_with(protocol: &'static str, n: usize, timing: Timing) -> TestCluster {
+        Self::start_with_flags(protocol, n, timing, Vec::new())
+    }
+
+    pub fn start_with_flags(
+        protocol: &'static str,
+        n: usize,
+        timing: Timing,
+        extra: Vec<String>,
+    ) -> TestCluster {
         let addrs = free_ports(n)
             .into_iter()
             .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
@@ -57,6 +68,7 @@ impl TestCluster {
         let mut cluster = TestCluster {
             protocol,
             timing,
+            extra,
             addrs,
             children: (0..n).map(|_| None).collect(),
             dir: tempfile::tempdir().expect("tempdir"),
@@ -101,6 +113,7 @@ impl TestCluster {
                 "--reply-ms",
                 &self.timing.reply_ms.to_string(),
             ])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
