@@ -7,6 +7,7 @@
 //! [Stateright]: https://docs.rs/stateright
 
 pub mod cli;
+pub mod fuzzing;
 pub mod history;
 pub mod leadership;
 pub mod model;

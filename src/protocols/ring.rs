@@ -138,6 +138,16 @@ impl Ring {
         }
     }
 
+    /// A token that names only members, and an election token that names
+    /// its initiator.
+    fn well_formed(&self, token: &Token) -> bool {
+        let member = |id: &Id| usize::from(*id) < self.cluster.size;
+        match token {
+            Token::Election { ids } => !ids.is_empty() && ids.iter().all(member),
+            Token::Coordinator { leader, ids } => member(leader) && ids.iter().all(member),
+        }
+    }
+
     /// The leader an election token elects: the highest id on it.
     fn choose_leader(&self, me: Id, ids: &[Id]) -> Id {
         if self.cluster.mutated(RING_ELECT_INITIATOR) {
@@ -238,6 +248,10 @@ impl Actor for Ring {
         // Every delivery consumes its message, even one that changes nothing.
         let state = state.to_mut();
         match msg {
+            // No member running this code sends such a token; whoever did
+            // gets no ack and changes nothing (fuzzing found that an empty
+            // election list used to panic the node).
+            RingMsg::Pass(token) if !self.well_formed(&token) => {}
             RingMsg::Pass(token) => {
                 o.send(src, RingMsg::Ack(token.clone()));
                 self.receive(me, token, state, o);
@@ -441,6 +455,23 @@ mod tests {
         let mut o = Out::new();
         node.on_msg(Id::from(me), &mut cow, Id::from(src), msg, &mut o);
         (cow.into_owned(), sends(&o))
+    }
+
+    #[test]
+    fn malformed_tokens_are_ignored() {
+        let node = ring(3);
+        for token in [
+            Token::Election { ids: Vec::new() },
+            Token::Election { ids: ids(&[0, 7]) },
+            Token::Coordinator {
+                leader: Id::from(9),
+                ids: ids(&[0]),
+            },
+        ] {
+            let (state, sent) = deliver(&node, 1, idle(), 0, RingMsg::Pass(token));
+            assert_eq!(state, idle());
+            assert!(sent.is_empty());
+        }
     }
 
     #[test]

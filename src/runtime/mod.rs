@@ -24,6 +24,7 @@
 pub mod admin;
 pub mod auth;
 pub mod faults;
+pub mod inbound;
 pub mod metrics;
 mod node;
 pub mod storage;

@@ -3,6 +3,7 @@
 use super::admin::{AdminRequest, AdminResponse, StatusReport};
 use super::auth::Key;
 use super::faults::{FaultCommand, FaultSpec, Partition};
+use super::inbound::{Gate, Incoming};
 use super::metrics::Counters;
 use super::storage::Store;
 use super::transport::Transport;
@@ -89,12 +90,6 @@ pub(super) fn start<P: Protocol, T: Transport>(
         shutdown: shutdown_tx,
         task,
     })
-}
-
-enum Incoming<M> {
-    Message(Id, M),
-    /// An admin request, and whether it carried a valid MAC.
-    Admin(AdminRequest, bool),
 }
 
 struct Node<P: Protocol, T: Transport> {
@@ -190,52 +185,13 @@ impl<P: Protocol, T: Transport> Node<P, T> {
 
     /// Decides what a datagram is, or why it is dropped.
     fn accept(&self, datagram: &[u8], from: SocketAddr) -> Result<Incoming<P::Msg>, DropReason> {
-        if datagram.len() > wire::MAX_DATAGRAM {
-            return Err(DropReason::Oversized);
+        Gate {
+            me: self.id,
+            cluster: self.cluster,
+            key: self.key.as_ref(),
+            peers: &self.peers,
         }
-        let opened = self.key.as_ref().map(|key| key.open(datagram));
-        let (body, authenticated) = match opened {
-            None => (datagram, false),
-            Some(Some(body)) => (body, true),
-            // Without a valid MAC only a status request gets through.
-            Some(None) => (datagram, false),
-        };
-        let (header, payload) = wire::decode_header(body, self.cluster).map_err(|r| {
-            if self.key.is_some() && !authenticated {
-                DropReason::BadMac
-            } else {
-                r
-            }
-        })?;
-        match header.kind {
-            Kind::Protocol => {
-                if self.key.is_some() && !authenticated {
-                    return Err(DropReason::BadMac);
-                }
-                let sender = usize::from(header.sender);
-                let member = sender < self.peers.len()
-                    && Id::from(sender) != self.id
-                    && self.peers[sender] == from;
-                if !member {
-                    return Err(DropReason::UnknownSender);
-                }
-                Ok(Incoming::Message(
-                    Id::from(sender),
-                    wire::decode_payload(payload)?,
-                ))
-            }
-            Kind::AdminRequest => {
-                let request: AdminRequest = wire::decode_payload(payload).map_err(|r| {
-                    if self.key.is_some() && !authenticated {
-                        DropReason::BadMac
-                    } else {
-                        r
-                    }
-                })?;
-                Ok(Incoming::Admin(request, authenticated))
-            }
-            Kind::AdminResponse => Err(DropReason::Malformed),
-        }
+        .accept(datagram, from)
     }
 
     /// Whether the partition cuts messages from `src` to `dst`.
