@@ -236,18 +236,45 @@ async fn authenticated_clusters_reject_every_forged_datagram() {
     Key::new(secret).expect("key").seal(&mut tampered);
     let last = tampered.len() - 1;
     tampered[last] ^= 0x55;
+    let mut truncated = forged.clone();
+    Key::new(secret).expect("key").seal(&mut truncated);
+    truncated.pop();
+    // Signed with the real key, yet not acceptable: another cluster, a
+    // non-member id, and a member's id sent from another address (a replay
+    // of a captured datagram from elsewhere).
+    let signed = |cluster: u64, sender: u16| {
+        let mut d = wire::encode(
+            Kind::Protocol,
+            cluster,
+            sender,
+            &RaftMsg::AppendEntries { term: 99 },
+        )
+        .expect("encode");
+        Key::new(secret).expect("key").seal(&mut d);
+        d
+    };
+    let other_cluster = signed(wire::cluster_id("another"), 0);
+    let non_member = signed(cluster_id, 7);
+    let replayed = signed(cluster_id, leader as u16);
     let stranger = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    for datagram in [&forged, &wrong_key, &tampered] {
+    for datagram in [
+        &forged,
+        &wrong_key,
+        &tampered,
+        &truncated,
+        &other_cluster,
+        &non_member,
+        &replayed,
+    ] {
         stranger.send_to(datagram, to).expect("send");
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let report = cluster.status(target).await.expect("status is open to all");
-    assert_eq!(
-        report.counters.dropped.get("bad_mac").copied(),
-        Some(3),
-        "{:?}",
-        report.counters.dropped
-    );
+    let dropped = |reason: &str| report.counters.dropped.get(reason).copied();
+    let all = &report.counters.dropped;
+    assert_eq!(dropped("bad_mac"), Some(4), "{all:?}");
+    assert_eq!(dropped("wrong_cluster"), Some(1), "{all:?}");
+    assert_eq!(dropped("unknown_sender"), Some(2), "{all:?}");
     assert!(report.view.term.expect("term") < 99);
 
     // Changing a node needs the key.
