@@ -201,7 +201,8 @@ async fn run(args: ClusterArgs, mut fleet: Fleet) -> Result<bool, Failure> {
             println!("  {line}");
         }
     }
-    outcome
+    // A safety violation in the history fails the run, as in `elect chaos`.
+    outcome.map(|ok| ok && verdict.is_safe())
 }
 
 struct Printer {
