@@ -117,6 +117,10 @@ Examples:
   elect chaos --protocol bully --duration 2m --faults drop=0.1 --seed 7";
 
 const CLUSTER_HELP: &str = "\
+When stopped (Ctrl-C) it prints the history checker's verdict on everything
+it saw; exit status 1 if that shows a safety violation (Raft: two leaders in
+one term).
+
 Examples:
   elect cluster --protocol raft --nodes 5
   elect cluster --protocol bully --nodes 5 --kill-leader-every 5";
