@@ -60,3 +60,16 @@ fn random_bytes_become_events() {
     let events = fuzzing::actor::<Raft>(&data).expect("no violation");
     assert!(events > 200, "only {events} events decoded");
 }
+
+/// Inputs on which `cargo fuzz` once found a panic, kept as regressions.
+#[test]
+fn inputs_that_once_crashed_a_node() {
+    // A heartbeat of term u64::MAX, then an election timeout: the next term
+    // overflowed.
+    let raft_last_term: &[u8] = &[
+        0x0a, 0x79, 0x00, 0x00, 0x02, 0x00, 0x00, 0xfe, 0x02, 0x01, 0x00, 0x00, 0x00, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x06, 0x00, 0x01, 0x01, 0x00, 0x3e, 0x00,
+        0xfe, 0x02, 0x01, 0x00, 0x00, 0x00, 0x3e,
+    ];
+    assert!(fuzzing::actor::<Raft>(raft_last_term).is_ok());
+}

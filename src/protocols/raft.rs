@@ -125,7 +125,15 @@ impl Raft {
     }
 
     fn start_election(&self, me: Id, state: &mut RaftState, o: &mut Out<Self>) {
-        state.term += 1;
+        // Terms never wrap: at the last term a node can no longer stand for
+        // election (fuzzing found that a message carrying term u64::MAX made
+        // the next election overflow). Safety is kept; only liveness is lost,
+        // and no honest cluster gets there.
+        let Some(next) = state.term.checked_add(1) else {
+            arm(self, o, RaftTimer::Election);
+            return;
+        };
+        state.term = next;
         state.role = RaftRole::Candidate;
         state.voted_for = Some(me);
         state.leader = None;
@@ -447,6 +455,24 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_last_term_never_wraps() {
+        let node = raft(3);
+        let (state, _) = deliver(
+            &node,
+            0,
+            follower(1, None),
+            1,
+            RaftMsg::AppendEntries { term: u64::MAX },
+        );
+        let mut cow = Cow::Owned(state);
+        let mut o = Out::new();
+        node.on_timeout(Id::from(0), &mut cow, &RaftTimer::Election, &mut o);
+        assert_eq!(cow.term, u64::MAX);
+        assert_eq!(cow.role, RaftRole::Follower);
+        assert!(sent(&o).is_empty(), "no election beyond the last term");
     }
 
     #[test]
