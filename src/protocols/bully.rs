@@ -372,6 +372,40 @@ mod tests {
     }
 
     #[test]
+    fn an_election_from_a_higher_node_is_ignored() {
+        // Only lower nodes challenge; no correct node sends this.
+        let node = bully(4);
+        let (state, sent) = deliver(&node, 1, follower_of(3), 2, BullyMsg::Election);
+        assert_eq!(state, follower_of(3));
+        assert!(sent.is_empty());
+    }
+
+    #[test]
+    fn changing_role_cancels_the_other_roles_timers() {
+        let node = bully(4);
+        let mut cow = Cow::Owned(follower_of(2));
+        let mut o = Out::new();
+        node.on_msg(
+            Id::from(1),
+            &mut cow,
+            Id::from(3),
+            BullyMsg::Coordinator,
+            &mut o,
+        );
+        for timer in [
+            BullyTimer::Heartbeat,
+            BullyTimer::AnswerTimeout,
+            BullyTimer::CoordinatorTimeout,
+        ] {
+            assert!(
+                o.iter()
+                    .any(|c| matches!(c, Command::CancelTimer(t) if *t == timer)),
+                "{timer:?} not cancelled: {o:?}"
+            );
+        }
+    }
+
+    #[test]
     fn starting_node_challenges_only_higher_ids() {
         let node = bully(4);
         let mut o = Out::new();
