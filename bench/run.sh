@@ -32,20 +32,51 @@ install_peers() {
   fi
 }
 
+# bench/results/summary.md: the latest tables and plots in one page, ready
+# for README.md (links relative to the repository root).
+summary() {
+  local out=bench/results/summary.md
+  {
+    echo "## Benchmarks"
+    echo
+    echo "Measured with \`bench/run.sh all\` (tables below are the latest results files; each states its date, machine and load)."
+    for part in failover check scale; do
+      [ -f "bench/results/$part.md" ] || continue
+      echo
+      case $part in
+        failover) echo "### Failover beside etcd and ZooKeeper (\`bench/run.sh failover\`)"; echo
+                  echo "![failover after SIGKILL](bench/results/failover-kill.svg)"
+                  echo "![failover after SIGSTOP](bench/results/failover-stop.svg)" ;;
+        check)    echo "### Cost of checking (\`bench/run.sh check\`)"; echo
+                  echo "![unique states against N](bench/results/check-states.svg)" ;;
+        scale)    echo "### Scale of the UDP runtime (\`bench/run.sh scale\`)"; echo
+                  echo "![cold start to leader](bench/results/scale-leader.svg)"
+                  echo "![messages per election](bench/results/scale-messages.svg)" ;;
+      esac
+      echo
+      cat "bench/results/$part.md"
+    done
+  } > "$out"
+  echo "wrote $out" >&2
+}
+
 what=${1:-all}
 shift || true
 case "$what" in
   failover)
     install_peers
     cargo bench --bench failover -- "$@"
+    summary
     ;;
   scale)
     cargo bench --bench scale -- "$@"
+    summary
     ;;
   check)
     install_peers
     cargo build --release --bin elect
     cargo bench --bench check_cost -- "$@"
+    summary
     ;;
   all)
     install_peers
@@ -53,6 +84,10 @@ case "$what" in
     cargo bench --bench failover
     cargo bench --bench check_cost
     cargo bench --bench scale
+    summary
+    ;;
+  summary)
+    summary
     ;;
   *)
     echo "bench/run.sh: unknown benchmark '$what' (expected: failover, scale, check or all)" >&2

@@ -32,13 +32,6 @@ const SERIES: &[Series] = &[
         only: None,
     },
     Series {
-        label: "raft (no symmetry)",
-        protocol: "raft",
-        extra: &["--symmetry=false"],
-        from_n: 3,
-        only: None,
-    },
-    Series {
         label: "raft duplicating (symmetry)",
         protocol: "raft",
         extra: &["--network", "duplicating"],
@@ -56,6 +49,13 @@ const SERIES: &[Series] = &[
         label: "ring",
         protocol: "ring",
         extra: &[],
+        from_n: 3,
+        only: None,
+    },
+    Series {
+        label: "raft (no symmetry)",
+        protocol: "raft",
+        extra: &["--symmetry=false"],
         from_n: 3,
         only: None,
     },
@@ -234,16 +234,22 @@ fn main() {
             );
             let stop = !r.finished;
             runs.push(r);
+            // Write what is known so far: a long run may be interrupted.
+            report(&runs, limit, max_n, &machine);
             if stop {
                 break;
             }
         }
     }
+    report(&runs, limit, max_n, &machine);
+}
+
+fn report(runs: &[Run], limit: u64, max_n: usize, machine: &str) {
     let mut csv = String::from(
         "series,protocol,n,flags,states,unique_states,seconds,unique_per_second,finished,bound_hit,properties_ok,peak_rss_kib\n",
     );
     let mut rows = Vec::new();
-    for r in &runs {
+    for r in runs {
         let ups = if r.seconds > 0.0 {
             r.unique as f64 / r.seconds
         } else {
@@ -327,6 +333,8 @@ fn main() {
                 .unwrap_or_else(|| "none".into()),
             if stopped {
                 format!(" (the next N did not finish in {limit} s)")
+            } else if done.iter().max().copied().unwrap_or(0) < max_n {
+                " (larger N not measured: the benchmark was interrupted)".to_string()
             } else {
                 format!(" (stopped at CHECK_MAX_N = {max_n}, not at the time limit)")
             }
