@@ -8,7 +8,6 @@
 //! 10 minutes); once a run of a series does not finish, the series stops
 //! going up in N. Writes bench/results/check.{csv,md} and check-states.svg.
 
-#[allow(dead_code)]
 mod common;
 
 use std::process::{Command, Stdio};

@@ -17,7 +17,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-#[allow(dead_code)]
 mod common;
 
 use common::{ms, percentile, register, send_signal, unregister};

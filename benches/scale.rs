@@ -14,7 +14,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-#[allow(dead_code)]
 mod common;
 
 use elect::leadership::Role;
@@ -63,7 +62,7 @@ async fn agreed(addrs: &[SocketAddr], who: &[usize]) -> Option<usize> {
     let reps = reports(addrs, who).await;
     let mut views = Vec::new();
     for r in &reps {
-        views.push(r.as_ref()?.view.clone());
+        views.push(r.as_ref()?.view);
     }
     let leader = views.first()?.leader?;
     let pos = who.iter().position(|&i| i == leader)?;
@@ -156,8 +155,11 @@ fn theory(protocol: &str, n: usize) -> (String, f64) {
                 m + (s - 1.0)
             },
         ),
-        "ring" => ("2(n−1): one round of ELECTION, one of COORDINATOR over the survivors".into(), 2.0 * s),
-        _ => ("≈ 2(n−2): RequestVote to n−2 survivors + their votes, per round".into(), 2.0 * (n_f - 2.0)),
+        "ring" => ("2(n−1) token passes: one round of ELECTION, one of COORDINATOR over the survivors (each hop is also acknowledged here)".into(), 2.0 * s),
+        _ => (
+            "2n−3 ≈ 2(n−1) per round: RequestVote to the n−1 other members (the dead one too) + n−2 votes".into(),
+            2.0 * n_f - 3.0,
+        ),
     }
 }
 
@@ -165,7 +167,7 @@ fn theory(protocol: &str, n: usize) -> (String, f64) {
 fn election_kinds(protocol: &str) -> &'static [&'static str] {
     match protocol {
         "raft" => &["RequestVote", "Vote"],
-        "ring" => &["Election", "Coordinator", "Ack"],
+        "ring" => &["Election", "Coordinator"],
         _ => &["Election", "Ok", "Coordinator"],
     }
 }
@@ -456,7 +458,7 @@ fn main() {
          queries, 2 s after agreement; heartbeat bytes/s = bytes the whole cluster sent in that \
          window per second. Then the leader is SIGKILLed: messages and bytes the survivors sent \
          from the kill until they all agree (all kinds; in brackets the election kinds: Raft \
-         RequestVote+Vote, Ring Election+Coordinator+Ack, Bully Election+Ok+Coordinator, where \
+         RequestVote+Vote, Ring Election+Coordinator token passes (each pass is also acknowledged by an Ack, counted in all kinds), Bully Election+Ok+Coordinator, where \
          Bully's Coordinator is also its heartbeat), beside the theoretical count for one \
          election.\n\nMachine at start: {machine}. Load average at the end: {}.\n\n",
         WINDOW.as_secs(),
@@ -482,8 +484,8 @@ fn main() {
         "\nTheory: Bully worst case (the lowest survivor detects first, every survivor \
          starts an election to all higher ids, each live higher one answers, then one \
          coordinator broadcast) = Σ over survivors of (higher+1 ELECTION + higher OK) + n−2 \
-         COORDINATOR, O(n²); Ring with one initiator = 2(n−1) over the n−1 survivors; Raft \
-         ≈ 2(n−2) per round (RequestVote to the other survivors and their votes).\n",
+         COORDINATOR, O(n²); Ring with one initiator = 2(n−1) token passes over the n−1 survivors (this runtime also acknowledges each pass); Raft \
+         2n−3 ≈ 2(n−1) per round (RequestVote to the n−1 other members, the dead one included, and n−2 votes).\n",
     );
     match etcd {
         Some((cpu, cpu_max, rss, rss_max)) => md.push_str(&format!(
