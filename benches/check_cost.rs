@@ -2,11 +2,17 @@
 //! N = 3, 4, 5, … per protocol (Raft with and without symmetry reduction),
 //! under `/usr/bin/time -v` for the peak resident memory.
 //!
-//!     CHECK_LIMIT_SECS=600 CHECK_MAX_N=8 cargo bench --bench check_cost
+//!     CHECK_LIMIT_SECS=600 CHECK_MEM_LIMIT_MIB=8192 CHECK_MAX_N=9 \
+//!     CHECK_SERIES=raft,raft-dup,bully,ring,raft-nosym cargo bench --bench check_cost
 //!
 //! Each run gets `--timeout CHECK_LIMIT_SECS` (default 600 s, the issue's
-//! 10 minutes); once a run of a series does not finish, the series stops
-//! going up in N. Writes bench/results/check.{csv,md} and check-states.svg.
+//! 10 minutes) and is stopped if its resident memory passes
+//! CHECK_MEM_LIMIT_MIB (default 8192: breadth-first search keeps its
+//! frontier in memory, and this machine is shared). Once a run of a series
+//! does not finish, the series stops going up in N. CHECK_SERIES runs a
+//! subset; the rows of the other series are kept from the existing
+//! bench/results/check.csv. Writes bench/results/check.{csv,md} and
+//! check-states.svg.
 
 mod common;
 
@@ -14,55 +20,66 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 struct Series {
+    key: &'static str,
     label: &'static str,
     protocol: &'static str,
     extra: &'static [&'static str],
-    from_n: usize,
-    /// Only these N (for a single data point beside the series).
+    /// The model, as `elect check --help` states its defaults.
+    model: &'static str,
+    /// Only this N (a single data point beside the series).
     only: Option<usize>,
 }
 
+const RAFT_MODEL: &str = "lossy unordered network, 1 crash with recovery, asynchronous timing, terms ≤ 2, ≤ 5 messages in flight";
+const BULLY_MODEL: &str = "reliable unordered network, 2 crashes (crash-stop), timely timing, bfs";
+
 const SERIES: &[Series] = &[
     Series {
+        key: "raft",
         label: "raft (symmetry)",
         protocol: "raft",
         extra: &[],
-        from_n: 3,
+        model: RAFT_MODEL,
         only: None,
     },
     Series {
+        key: "raft-dup",
         label: "raft duplicating (symmetry)",
         protocol: "raft",
         extra: &["--network", "duplicating"],
-        from_n: 3,
+        model: "lossy duplicating (and reordering) network, 1 crash with recovery, asynchronous timing, terms ≤ 2, ≤ 5 messages in flight",
         only: Some(3),
     },
     Series {
+        key: "bully",
         label: "bully",
         protocol: "bully",
         extra: &[],
-        from_n: 3,
+        model: BULLY_MODEL,
         only: None,
     },
     Series {
+        key: "ring",
         label: "ring",
         protocol: "ring",
         extra: &[],
-        from_n: 3,
+        model: BULLY_MODEL,
         only: None,
     },
     Series {
+        key: "raft-nosym",
         label: "raft (no symmetry)",
         protocol: "raft",
         extra: &["--symmetry=false"],
-        from_n: 3,
+        model: RAFT_MODEL,
         only: None,
     },
 ];
 
+#[derive(Clone)]
 struct Run {
-    label: &'static str,
-    protocol: &'static str,
+    label: String,
+    protocol: String,
     n: usize,
     flags: String,
     states: u64,
@@ -72,10 +89,36 @@ struct Run {
     bound_hit: bool,
     properties_ok: bool,
     peak_rss_kib: Option<u64>,
-    config: String,
+    /// Why an unfinished run stopped: `time`, `memory` or `error`.
+    stopped_by: String,
 }
 
-fn run_one(s: &Series, n: usize, limit: u64) -> Option<Run> {
+struct Limits {
+    secs: u64,
+    mem_mib: u64,
+    max_n: usize,
+}
+
+/// The first child of a process (the checker under /usr/bin/time).
+fn first_child(pid: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn run_one(s: &Series, n: usize, lim: &Limits) -> Run {
     let elect = env!("CARGO_BIN_EXE_elect");
     let mut args: Vec<String> = vec![
         "check".into(),
@@ -84,7 +127,7 @@ fn run_one(s: &Series, n: usize, limit: u64) -> Option<Run> {
         n.to_string(),
         "--json".into(),
         "--timeout".into(),
-        limit.to_string(),
+        lim.secs.to_string(),
     ];
     args.extend(s.extra.iter().map(|a| a.to_string()));
     let timed = std::path::Path::new("/usr/bin/time").exists();
@@ -98,27 +141,42 @@ fn run_one(s: &Series, n: usize, limit: u64) -> Option<Run> {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_path = dir.path().join("out.json");
     let err_path = dir.path().join("err.txt");
-    let child = cmd
+    let mut child = cmd
         .args(&args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).expect("create out.json"))
         .stderr(std::fs::File::create(&err_path).expect("create err.txt"))
         .spawn()
         .expect("start elect check");
-    let mut child = child;
     common::register(child.id());
     let started = Instant::now();
     // The checker stops itself at --timeout; this is only a safety net.
-    let hard = Duration::from_secs(limit + 120);
+    let hard = Duration::from_secs(lim.secs + 120);
+    let mut stopped_by = String::new();
+    let mut peak_seen = 0;
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > hard => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
+            Ok(None) => {
+                let checker = if timed {
+                    first_child(child.id())
+                } else {
+                    Some(child.id())
+                };
+                let rss = checker.and_then(rss_kib).unwrap_or(0);
+                peak_seen = peak_seen.max(rss);
+                let over_memory = rss > lim.mem_mib * 1024;
+                if over_memory || started.elapsed() > hard {
+                    stopped_by = if over_memory { "memory" } else { "time" }.into();
+                    if let Some(pid) = checker {
+                        common::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
+                    }
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(200)),
             Err(e) => panic!("wait for elect check: {e}"),
         }
     }
@@ -129,69 +187,88 @@ fn run_one(s: &Series, n: usize, limit: u64) -> Option<Run> {
     let peak_rss_kib = err
         .lines()
         .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-        .and_then(|v| v.trim().parse().ok());
+        .and_then(|v| v.trim().parse().ok())
+        .or((peak_seen > 0).then_some(peak_seen));
     let flags = format!("--nodes {n} {}", s.extra.join(" "))
         .trim()
         .to_string();
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) else {
-        eprintln!(
-            "{} N={n}: no JSON result after {wall:.0} s; stderr tail: {}",
-            s.label,
-            err.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
-        );
-        return Some(Run {
-            label: s.label,
-            protocol: s.protocol,
-            n,
-            flags,
-            states: 0,
-            unique: 0,
-            seconds: wall,
-            finished: false,
-            bound_hit: false,
-            properties_ok: false,
-            peak_rss_kib,
-            config: String::new(),
-        });
-    };
-    let props = v["properties"].as_array().cloned().unwrap_or_default();
-    let c = &v["config"];
-    let config = format!(
-        "{} network{}, {} crash(es){}, {} timing{}",
-        c["network"].as_str().unwrap_or("?"),
-        if c["lossy"].as_bool() == Some(true) {
-            " lossy"
-        } else {
-            ""
-        },
-        c["crashes"],
-        if c["recover"].as_bool() == Some(true) {
-            " with recovery"
-        } else {
-            ""
-        },
-        c["timing"].as_str().unwrap_or("?"),
-        match c["max_term"].as_u64() {
-            Some(t) if s.protocol == "raft" => format!(", terms ≤ {t}"),
-            _ => String::new(),
-        },
-    );
-    Some(Run {
-        label: s.label,
-        protocol: s.protocol,
+    let mut run = Run {
+        label: s.label.into(),
+        protocol: s.protocol.into(),
         n,
         flags,
-        states: v["states"].as_u64().unwrap_or(0),
-        unique: v["unique_states"].as_u64().unwrap_or(0),
-        seconds: v["seconds"].as_f64().unwrap_or(wall),
-        finished: v["exhaustive"].as_bool() == Some(true),
-        bound_hit: v["bound_hit"].as_bool() == Some(true),
-        properties_ok: props
-            .iter()
-            .all(|p| p["meets_expectation"].as_bool() == Some(true)),
+        states: 0,
+        unique: 0,
+        seconds: wall,
+        finished: false,
+        bound_hit: false,
+        properties_ok: false,
         peak_rss_kib,
-        config,
-    })
+        stopped_by,
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) else {
+        if run.stopped_by.is_empty() {
+            run.stopped_by = "error".into();
+            eprintln!(
+                "{} N={n}: no JSON result after {wall:.0} s; stderr tail: {}",
+                s.label,
+                err.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+            );
+        }
+        return run;
+    };
+    let props = v["properties"].as_array().cloned().unwrap_or_default();
+    run.states = v["states"].as_u64().unwrap_or(0);
+    run.unique = v["unique_states"].as_u64().unwrap_or(0);
+    run.seconds = v["seconds"].as_f64().unwrap_or(wall);
+    run.finished = v["exhaustive"].as_bool() == Some(true);
+    run.bound_hit = v["bound_hit"].as_bool() == Some(true);
+    run.properties_ok = props
+        .iter()
+        .all(|p| p["meets_expectation"].as_bool() == Some(true));
+    if !run.finished {
+        run.stopped_by = "time".into();
+    }
+    run
+}
+
+const CSV_HEADER: &str = "series,protocol,n,flags,states,unique_states,seconds,unique_per_second,finished,bound_hit,properties_ok,peak_rss_kib,stopped_by";
+
+/// Rows of an earlier check.csv (this format, or the first one without
+/// `stopped_by`, where an unfinished run had reached the time limit).
+fn read_previous() -> Vec<Run> {
+    let path = common::results_dir().join("check.csv");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            if f.len() < 12 {
+                return None;
+            }
+            let finished = f[8] == "true";
+            Some(Run {
+                label: f[0].into(),
+                protocol: f[1].into(),
+                n: f[2].parse().ok()?,
+                flags: f[3].into(),
+                states: f[4].parse().ok()?,
+                unique: f[5].parse().ok()?,
+                seconds: f[6].parse().ok()?,
+                finished,
+                bound_hit: f[9] == "true",
+                properties_ok: f[10] == "true",
+                peak_rss_kib: f[11].parse().ok(),
+                stopped_by: match f.get(12) {
+                    Some(s) => s.to_string(),
+                    None if finished => String::new(),
+                    None => "time".into(),
+                },
+            })
+        })
+        .collect()
 }
 
 fn main() {
@@ -201,61 +278,86 @@ fn main() {
         .expect("tokio runtime");
     common::cleanup_on_signal(&rt);
     let _guard = rt.enter();
-    let limit: u64 = std::env::var("CHECK_LIMIT_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(600);
-    let max_n: usize = std::env::var("CHECK_MAX_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(9);
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let lim = Limits {
+        secs: env("CHECK_LIMIT_SECS", 600),
+        mem_mib: env("CHECK_MEM_LIMIT_MIB", 8192),
+        max_n: env("CHECK_MAX_N", 9) as usize,
+    };
+    let selected: Vec<&'static str> = match std::env::var("CHECK_SERIES") {
+        Ok(list) => SERIES
+            .iter()
+            .map(|s| s.key)
+            .filter(|k| list.split(',').any(|q| q == *k))
+            .collect(),
+        Err(_) => SERIES.iter().map(|s| s.key).collect(),
+    };
+    let selected_labels: Vec<&str> = SERIES
+        .iter()
+        .filter(|s| selected.contains(&s.key))
+        .map(|s| s.label)
+        .collect();
+    let mut runs: Vec<Run> = if selected.len() < SERIES.len() {
+        read_previous()
+            .into_iter()
+            .filter(|r| !selected_labels.contains(&r.label.as_str()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let machine = common::machine();
-    let mut runs: Vec<Run> = Vec::new();
-    for s in SERIES {
+    for s in SERIES.iter().filter(|s| selected.contains(&s.key)) {
         let ns: Vec<usize> = match s.only {
             Some(n) => vec![n],
-            None => (s.from_n..=max_n).collect(),
+            None => (3..=lim.max_n).collect(),
         };
         for n in ns {
             // Let the runtime notice Ctrl-C between runs.
             rt.block_on(tokio::task::yield_now());
             eprintln!(
-                "{} N={n}: running (limit {limit} s, load average {})",
+                "{} N={n}: running (limits {} s, {} MiB; load average {})",
                 s.label,
+                lim.secs,
+                lim.mem_mib,
                 common::load_average()
             );
-            let Some(r) = run_one(s, n, limit) else {
-                break;
-            };
+            let r = run_one(s, n, &lim);
             eprintln!(
-                "{} N={n}: {} unique states, {:.1} s, finished: {}",
-                s.label, r.unique, r.seconds, r.finished
+                "{} N={n}: {} unique states, {:.1} s, finished: {} {}",
+                s.label, r.unique, r.seconds, r.finished, r.stopped_by
             );
             let stop = !r.finished;
             runs.push(r);
             // Write what is known so far: a long run may be interrupted.
-            report(&runs, limit, max_n, &machine);
+            report(&runs, &lim, &machine);
             if stop {
                 break;
             }
         }
     }
-    report(&runs, limit, max_n, &machine);
+    report(&runs, &lim, &machine);
 }
 
-fn report(runs: &[Run], limit: u64, max_n: usize, machine: &str) {
-    let mut csv = String::from(
-        "series,protocol,n,flags,states,unique_states,seconds,unique_per_second,finished,bound_hit,properties_ok,peak_rss_kib\n",
-    );
+fn report(runs: &[Run], lim: &Limits, machine: &str) {
+    // In the order of SERIES, then N.
+    let mut runs: Vec<Run> = runs.to_vec();
+    let order = |r: &Run| SERIES.iter().position(|s| s.label == r.label);
+    runs.sort_by_key(|r| (order(r), r.n));
+    let mut csv = format!("{CSV_HEADER}\n");
     let mut rows = Vec::new();
-    for r in runs {
+    for r in &runs {
         let ups = if r.seconds > 0.0 {
             r.unique as f64 / r.seconds
         } else {
             0.0
         };
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{:.2},{:.0},{},{},{},{}\n",
+            "{},{},{},{},{},{},{:.2},{:.0},{},{},{},{},{}\n",
             r.label,
             r.protocol,
             r.n,
@@ -267,20 +369,42 @@ fn report(runs: &[Run], limit: u64, max_n: usize, machine: &str) {
             r.finished,
             r.bound_hit,
             r.properties_ok,
-            r.peak_rss_kib.map(|k| k.to_string()).unwrap_or_default()
+            r.peak_rss_kib.map(|k| k.to_string()).unwrap_or_default(),
+            r.stopped_by,
         ));
+        let model = SERIES
+            .iter()
+            .find(|s| s.label == r.label)
+            .map(|s| s.model)
+            .unwrap_or("");
         rows.push(vec![
-            r.label.to_string(),
+            r.label.clone(),
             r.n.to_string(),
-            r.config.clone(),
-            r.states.to_string(),
-            r.unique.to_string(),
-            if r.finished {
-                format!("{:.1} s", r.seconds)
+            model.to_string(),
+            if r.states > 0 {
+                r.states.to_string()
             } else {
-                format!("did not finish in {limit} s")
+                "–".into()
             },
-            format!("{ups:.0}"),
+            if r.unique > 0 {
+                r.unique.to_string()
+            } else {
+                "–".into()
+            },
+            match (r.finished, r.stopped_by.as_str()) {
+                (true, _) => format!("{:.1} s", r.seconds),
+                (false, "memory") => format!(
+                    "stopped at the {} MiB memory cap after {:.0} s",
+                    lim.mem_mib, r.seconds
+                ),
+                (false, "error") => format!("failed after {:.0} s", r.seconds),
+                (false, _) => format!("did not finish in {} s", lim.secs),
+            },
+            if r.unique > 0 {
+                format!("{:.0}", ups)
+            } else {
+                "–".into()
+            },
             r.peak_rss_kib
                 .map(|k| format!("{:.0} MiB", k as f64 / 1024.0))
                 .unwrap_or_else(|| "–".into()),
@@ -294,10 +418,16 @@ fn report(runs: &[Run], limit: u64, max_n: usize, machine: &str) {
         ]);
     }
     let mut md = format!(
-        "Cost of model checking: `elect check <protocol> --nodes N --json --timeout {limit}` \
-         under `/usr/bin/time -v`, each protocol with its default model (below). \
-         A series stops at the first N that does not finish within {limit} s.\n\n\
-         Machine at start: {machine}. Load average at the end: {}.\n\n",
+        "Cost of model checking: `elect check <protocol> --nodes N --json --timeout {}` \
+         under `/usr/bin/time -v` (peak memory), each protocol with its default model. \
+         A series stops at the first N that does not finish within {} s, or whose resident \
+         memory passes {} MiB (breadth-first search keeps its frontier in memory; the machine \
+         is shared). Raft's runs are exhaustive within the model's bounds (terms, messages in \
+         flight).\n\n\
+         Machine: {machine}. Load average at the end: {}.\n\n",
+        lim.secs,
+        lim.secs,
+        lim.mem_mib,
         common::load_average()
     );
     md.push_str(&common::md_table(
@@ -317,30 +447,32 @@ fn report(runs: &[Run], limit: u64, max_n: usize, machine: &str) {
     md.push('\n');
     let mut largest = Vec::new();
     for s in SERIES.iter().filter(|s| s.only.is_none()) {
-        let done: Vec<usize> = runs
-            .iter()
-            .filter(|r| r.label == s.label && r.finished)
-            .map(|r| r.n)
-            .collect();
-        let stopped = runs.iter().any(|r| r.label == s.label && !r.finished);
-        largest.push(format!(
-            "{}: {}{}",
-            s.label,
-            done.iter()
-                .max()
-                .map(|n| format!("N = {n}"))
-                .unwrap_or_else(|| "none".into()),
-            if stopped {
-                format!(" (the next N did not finish in {limit} s)")
-            } else if done.iter().max().copied().unwrap_or(0) < max_n {
-                " (larger N not measured: the benchmark was interrupted)".to_string()
-            } else {
-                format!(" (stopped at CHECK_MAX_N = {max_n}, not at the time limit)")
+        let mine: Vec<&Run> = runs.iter().filter(|r| r.label == s.label).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let done = mine.iter().filter(|r| r.finished).map(|r| r.n).max();
+        let why = match mine.iter().find(|r| !r.finished) {
+            Some(r) if r.stopped_by == "memory" => format!(
+                "N = {} passed the {} MiB memory cap after {:.0} s",
+                r.n, lim.mem_mib, r.seconds
+            ),
+            Some(r) if r.stopped_by == "error" => format!("N = {} failed", r.n),
+            Some(r) => format!("N = {} did not finish in {} s", r.n, lim.secs),
+            None if done.unwrap_or(0) >= lim.max_n => {
+                format!("CHECK_MAX_N = {} reached", lim.max_n)
             }
+            None => "larger N not measured: the benchmark was interrupted".into(),
+        };
+        largest.push(format!(
+            "{}: {} ({why})",
+            s.label,
+            done.map(|n| format!("N = {n}"))
+                .unwrap_or_else(|| "none".into())
         ));
     }
     md.push_str(&format!(
-        "Largest N that completes within {limit} s: {}.\n",
+        "Largest N that completes: {}.\n",
         largest.join("; ")
     ));
     println!("\n{md}");

@@ -190,6 +190,7 @@ pub fn strip_plot(file: &str, title: &str, y_label: &str, categories: &[(String,
                     String::new()
                 }
             })
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .y_desc(y_label)
             .draw()?;
         for (i, (_, values)) in categories.iter().enumerate() {
@@ -215,6 +216,19 @@ pub fn strip_plot(file: &str, title: &str, y_label: &str, categories: &[(String,
     match draw() {
         Ok(()) => eprintln!("wrote {}", path.display()),
         Err(e) => eprintln!("plot {}: {e}", path.display()),
+    }
+}
+
+/// A series whose name ends in "theory" is drawn thin with hollow points, in
+/// the colour of the measured series of the same position among the others.
+fn series_style(series: &[(String, Vec<(f64, f64)>)], i: usize) -> (RGBColor, u32, bool) {
+    let theory = |s: &(String, Vec<(f64, f64)>)| s.0.ends_with("theory");
+    if theory(&series[i]) {
+        let k = series[..i].iter().filter(|s| theory(s)).count();
+        (color(k), 1, false)
+    } else {
+        let k = series[..i].iter().filter(|s| !theory(s)).count();
+        (color(k), 2, true)
     }
 }
 
@@ -255,16 +269,25 @@ pub fn line_plot(
                 caption.build_cartesian_2d(x_range, (lo..(y1 * 2.0).max(lo * 10.0)).log_scale())?;
             chart
                 .configure_mesh()
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.0}"))
                 .x_desc(x_label)
                 .y_desc(y_label)
                 .draw()?;
             for (i, (name, pts)) in series.iter().enumerate() {
-                let c = color(i);
+                let (c, width, filled) = series_style(series, i);
                 chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(width)))?
                     .label(name.clone())
                     .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+                chart.draw_series(pts.iter().map(|&p| {
+                    let style = if filled {
+                        c.filled()
+                    } else {
+                        c.stroke_width(1)
+                    };
+                    Circle::new(p, 4, style)
+                }))?;
             }
             chart
                 .configure_series_labels()
@@ -276,16 +299,25 @@ pub fn line_plot(
             let mut chart = caption.build_cartesian_2d(x_range, 0f64..(y1 * 1.1).max(1.0))?;
             chart
                 .configure_mesh()
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.0}"))
                 .x_desc(x_label)
                 .y_desc(y_label)
                 .draw()?;
             for (i, (name, pts)) in series.iter().enumerate() {
-                let c = color(i);
+                let (c, width, filled) = series_style(series, i);
                 chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(width)))?
                     .label(name.clone())
                     .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+                chart.draw_series(pts.iter().map(|&p| {
+                    let style = if filled {
+                        c.filled()
+                    } else {
+                        c.stroke_width(1)
+                    };
+                    Circle::new(p, 4, style)
+                }))?;
             }
             chart
                 .configure_series_labels()
