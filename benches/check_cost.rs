@@ -272,12 +272,13 @@ fn read_previous() -> Vec<Run> {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // A worker thread of its own, so that Ctrl-C is handled during a run.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("tokio runtime");
     common::cleanup_on_signal(&rt);
-    let _guard = rt.enter();
     let env = |k: &str, d: u64| {
         std::env::var(k)
             .ok()
@@ -317,8 +318,6 @@ fn main() {
             None => (3..=lim.max_n).collect(),
         };
         for n in ns {
-            // Let the runtime notice Ctrl-C between runs.
-            rt.block_on(tokio::task::yield_now());
             eprintln!(
                 "{} N={n}: running (limits {} s, {} MiB; load average {})",
                 s.label,

@@ -25,11 +25,26 @@ pub fn unregister(pid: u32) {
     }
 }
 
-/// SIGKILL (after SIGCONT, for frozen ones) every registered child.
+/// A process and its descendants, descendants first.
+fn with_descendants(pid: u32, out: &mut Vec<u32>) {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+        with_descendants(c, out);
+    }
+    out.push(pid);
+}
+
+/// SIGKILL (after SIGCONT, for frozen ones) every registered child and its
+/// descendants (e.g. the checker under /usr/bin/time).
 pub fn kill_all_children() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
-    let pids: Vec<u32> = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
+    let registered: Vec<u32> = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut pids = Vec::new();
+    for pid in registered {
+        with_descendants(pid, &mut pids);
+    }
     for pid in pids {
         let pid = Pid::from_raw(pid as i32);
         let _ = kill(pid, Signal::SIGCONT);
