@@ -3,7 +3,7 @@
 //! under `/usr/bin/time -v` for the peak resident memory.
 //!
 //!     CHECK_LIMIT_SECS=600 CHECK_MEM_LIMIT_MIB=8192 CHECK_MAX_N=9 \
-//!     CHECK_SERIES=raft,raft-dup,bully,ring,raft-nosym cargo bench --bench check_cost
+//!     CHECK_SERIES=raft,raft-dup,bully,ring,bully-dfs,ring-dfs,raft-nosym cargo bench --bench check_cost
 //!
 //! Each run gets `--timeout CHECK_LIMIT_SECS` (default 600 s, the issue's
 //! 10 minutes) and is stopped if its resident memory passes
@@ -64,6 +64,22 @@ const SERIES: &[Series] = &[
         protocol: "ring",
         extra: &[],
         model: BULLY_MODEL,
+        only: None,
+    },
+    Series {
+        key: "bully-dfs",
+        label: "bully (dfs)",
+        protocol: "bully",
+        extra: &["--strategy", "dfs"],
+        model: "as bully, depth-first search (little memory)",
+        only: None,
+    },
+    Series {
+        key: "ring-dfs",
+        label: "ring (dfs)",
+        protocol: "ring",
+        extra: &["--strategy", "dfs"],
+        model: "as ring, depth-first search (little memory)",
         only: None,
     },
     Series {
