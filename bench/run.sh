@@ -45,13 +45,13 @@ summary() {
       echo
       case $part in
         failover) echo "### Failover beside etcd and ZooKeeper (\`bench/run.sh failover\`)"; echo
-                  echo "![failover after SIGKILL](bench/results/failover-kill.svg)"
-                  echo "![failover after SIGSTOP](bench/results/failover-stop.svg)" ;;
+                  echo "![failover after SIGKILL](/bench/results/failover-kill.svg)"
+                  echo "![failover after SIGSTOP](/bench/results/failover-stop.svg)" ;;
         check)    echo "### Cost of checking (\`bench/run.sh check\`)"; echo
-                  echo "![unique states against N](bench/results/check-states.svg)" ;;
+                  echo "![unique states against N](/bench/results/check-states.svg)" ;;
         scale)    echo "### Scale of the UDP runtime (\`bench/run.sh scale\`)"; echo
-                  echo "![cold start to leader](bench/results/scale-leader.svg)"
-                  echo "![messages per election](bench/results/scale-messages.svg)" ;;
+                  echo "![cold start to leader](/bench/results/scale-leader.svg)"
+                  echo "![messages per election](/bench/results/scale-messages.svg)" ;;
       esac
       echo
       cat "bench/results/$part.md"
