@@ -11,7 +11,7 @@
 //! frontier in memory, and this machine is shared). Once a run of a series
 //! does not finish, the series stops going up in N. CHECK_SERIES runs a
 //! subset; the rows of the other series are kept from the existing
-//! bench/results/check.csv. Writes bench/results/check.{csv,md} and
+//! bench/results/check.csv (CHECK_SERIES=none only redraws). Writes bench/results/check.{csv,md} and
 //! check-states.svg.
 
 mod common;
@@ -327,7 +327,21 @@ fn main() {
     } else {
         Vec::new()
     };
-    let machine = common::machine();
+    // CHECK_SERIES=none redraws the table and plot from check.csv, keeping
+    // the machine line of the run that measured them.
+    let machine = if selected.is_empty() {
+        std::fs::read_to_string(common::results_dir().join("check.md"))
+            .ok()
+            .and_then(|t| {
+                let start = t.find("Machine: ")? + "Machine: ".len();
+                let end = t[start..].find(".\n")? + start;
+                Some(t[start..end].to_string())
+            })
+            .unwrap_or_else(common::machine)
+    } else {
+        // The load at the end is added by `report`.
+        format!("{}. Load average at the end: {{end}}", common::machine())
+    };
     for s in SERIES.iter().filter(|s| selected.contains(&s.key)) {
         let ns: Vec<usize> = match s.only {
             Some(n) => vec![n],
@@ -439,11 +453,11 @@ fn report(runs: &[Run], lim: &Limits, machine: &str) {
          memory passes {} MiB (breadth-first search keeps its frontier in memory; the machine \
          is shared). Raft's runs are exhaustive within the model's bounds (terms, messages in \
          flight).\n\n\
-         Machine: {machine}. Load average at the end: {}.\n\n",
+         Machine: {}.\n\n",
         lim.secs,
         lim.secs,
         lim.mem_mib,
-        common::load_average()
+        machine.replace("{end}", &common::load_average())
     );
     md.push_str(&common::md_table(
         &[

@@ -284,7 +284,13 @@ pub fn line_plot(
                 caption.build_cartesian_2d(x_range, (lo..(y1 * 2.0).max(lo * 10.0)).log_scale())?;
             chart
                 .configure_mesh()
-                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_label_formatter(&|x| {
+                    if (x - x.round()).abs() < 1e-6 {
+                        format!("{x:.0}")
+                    } else {
+                        String::new()
+                    }
+                })
                 .y_label_formatter(&|y| format!("{y:.0}"))
                 .x_desc(x_label)
                 .y_desc(y_label)
@@ -308,13 +314,19 @@ pub fn line_plot(
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperLeft)
+                .position(SeriesLabelPosition::LowerRight)
                 .draw()?;
         } else {
             let mut chart = caption.build_cartesian_2d(x_range, 0f64..(y1 * 1.1).max(1.0))?;
             chart
                 .configure_mesh()
-                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_label_formatter(&|x| {
+                    if (x - x.round()).abs() < 1e-6 {
+                        format!("{x:.0}")
+                    } else {
+                        String::new()
+                    }
+                })
                 .y_label_formatter(&|y| format!("{y:.0}"))
                 .x_desc(x_label)
                 .y_desc(y_label)
@@ -338,7 +350,7 @@ pub fn line_plot(
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperLeft)
+                .position(SeriesLabelPosition::LowerRight)
                 .draw()?;
         }
         root.present()?;
