@@ -1,17 +1,33 @@
-//! Failover benchmark: SIGKILL the leader of a 3-node cluster of `elect node`
-//! processes on loopback and time until every survivor agrees on a new one.
+//! Failover of `elect` (raft, bully, ring) beside etcd and ZooKeeper, on the
+//! same machine in the same run: 3 members each on 127.0.0.1.
 //!
-//!     cargo bench --bench failover -- [ROUNDS] [raft,bully,ring]
+//!     cargo bench --bench failover -- [ROUNDS] [SYSTEMS] [VARIANTS]
 //!
-//! Prints min / median / p95 / max per protocol and the messages and bytes
-//! the survivors sent from the kill to the agreement, and writes the raw
-//! numbers to bench/results/failover.csv. A benchmark measures; nothing here
-//! asserts a time.
+//! SYSTEMS is a comma-separated subset of `etcd,zookeeper,raft,bully,ring`
+//! (default: all; etcd and ZooKeeper are skipped with a note if they are not
+//! installed), VARIANTS a subset of `kill,stop` (default both). Each round:
+//! wait until all members agree on a leader (twice, 500 ms apart); SIGKILL
+//! (or SIGSTOP) the leader; poll the survivors through each system's own
+//! status interface until they agree on a new leader; then restart the killed
+//! member with its data (or SIGCONT the frozen one). Prints min / median /
+//! p95 / max per system and variant, writes the raw numbers to
+//! bench/results/failover.csv, the table to failover.md and a plot to
+//! failover.svg. A benchmark measures; nothing here asserts a time.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::fmt::Write as _;
+mod common;
+
+use common::{ms, percentile, register, send_signal, unregister};
+use elect::leadership::Role;
+use elect::runtime::admin::query_status;
+use elect::runtime::wire;
+use nix::sys::signal::Signal;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{TestCluster, Timing};
 
@@ -21,132 +37,791 @@ const TIMING: Timing = Timing {
     election_ms: (500, 1000),
     reply_ms: 25,
 };
+/// etcd: `--heartbeat-interval=50 --election-timeout=500`.
+const ETCD_HEARTBEAT_MS: u64 = 50;
+const ETCD_ELECTION_MS: u64 = 500;
+/// ZooKeeper: tickTime 50 ms; a follower gives up on a silent leader after
+/// syncLimit ticks (10 × 50 = 500 ms, as etcd's election timeout).
+const ZK_TICK_MS: u64 = 50;
+const ZK_SYNC_LIMIT: u64 = 10;
+const ZK_INIT_LIMIT: u64 = 100;
+/// Pause between two sweeps over the survivors.
 const POLL: Duration = Duration::from_millis(5);
+/// A failover that takes longer than this is reported as not completed.
+const GIVE_UP: Duration = Duration::from_secs(20);
 
-struct Round {
-    failover: Duration,
-    messages: u64,
-    bytes: u64,
+const MEMBERS: usize = 3;
+
+/// A 3-member cluster of some system, seen through its status interface.
+trait System {
+    fn name(&self) -> &'static str;
+    /// The leader every member in `who` agrees on, if it is one of them.
+    fn agreed(&mut self, who: &[usize]) -> Option<usize>;
+    fn pid(&self, i: usize) -> Option<u32>;
+    /// SIGKILL member `i` and reap it.
+    fn kill(&mut self, i: usize);
+    /// Start member `i` again on its data directory.
+    fn restart(&mut self, i: usize);
+    /// Settings, for the table.
+    fn settings(&self) -> String;
 }
 
-async fn survivors_sent(cluster: &TestCluster, survivors: &[usize]) -> (u64, u64) {
-    let mut messages = 0;
-    let mut bytes = 0;
-    for &i in survivors {
-        if let Some(r) = cluster.status(i).await {
-            messages += r.counters.total_sent();
-            bytes += r.counters.bytes_sent;
+fn reap(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        unregister(c.id());
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+fn free_tcp_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral TCP port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
+// ---------------------------------------------------------------- elect
+
+struct Elect {
+    cluster: TestCluster,
+    rt: tokio::runtime::Handle,
+    cluster_id: u64,
+}
+
+impl Elect {
+    fn start(protocol: &'static str, rt: tokio::runtime::Handle) -> Elect {
+        let cluster = TestCluster::start_with(protocol, MEMBERS, TIMING);
+        for c in cluster.children.iter().flatten() {
+            register(c.id());
+        }
+        Elect {
+            cluster,
+            rt,
+            cluster_id: wire::cluster_id("elect"),
         }
     }
-    (messages, bytes)
 }
 
-async fn measure(protocol: &'static str, rounds: usize) -> Vec<Round> {
-    let mut cluster = TestCluster::start_with(protocol, 3, TIMING);
-    let mut out = Vec::new();
-    let settle = Duration::from_secs(15);
-    for round in 0..rounds {
-        let Some((leader, _)) = cluster.wait_for_agreed_leader(settle).await else {
-            eprintln!("{protocol}: round {round}: no stable leader, skipped");
-            continue;
-        };
-        // Stable: let a few heartbeats pass so every node has settled.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let survivors: Vec<usize> = cluster
-            .live()
-            .into_iter()
-            .filter(|&i| i != leader)
-            .collect();
-        let (m0, b0) = survivors_sent(&cluster, &survivors).await;
-        let killed = Instant::now();
-        cluster.kill(leader);
-        let Some((_, _)) = cluster.poll_for_agreed_leader(settle, POLL).await else {
-            eprintln!("{protocol}: round {round}: no new leader within {settle:?}");
-            cluster.spawn(leader);
-            continue;
-        };
-        let failover = killed.elapsed();
-        let (m1, b1) = survivors_sent(&cluster, &survivors).await;
-        out.push(Round {
-            failover,
-            messages: m1 - m0,
-            bytes: b1 - b0,
-        });
-        eprintln!(
-            "{protocol}: round {:>2}: {:>5} ms, {} messages",
-            round + 1,
-            failover.as_millis(),
-            m1 - m0
-        );
-        cluster.spawn(leader);
+impl System for Elect {
+    fn name(&self) -> &'static str {
+        self.cluster.protocol
     }
-    out
+
+    fn agreed(&mut self, who: &[usize]) -> Option<usize> {
+        let addrs: Vec<SocketAddr> = who.iter().map(|&i| self.cluster.addrs[i]).collect();
+        let id = self.cluster_id;
+        let views = self.rt.block_on(async move {
+            let mut views = Vec::new();
+            for a in addrs {
+                views.push(
+                    query_status(a, id, Duration::from_millis(300))
+                        .await
+                        .ok()?
+                        .view,
+                );
+            }
+            Some(views)
+        })?;
+        let leader = views.first()?.leader?;
+        let pos = who.iter().position(|&i| i == leader)?;
+        let all_follow = views
+            .iter()
+            .all(|v| v.leader == Some(leader) && v.role != Role::Candidate);
+        (all_follow && views[pos].role == Role::Leader).then_some(leader)
+    }
+
+    fn pid(&self, i: usize) -> Option<u32> {
+        self.cluster.children[i].as_ref().map(|c| c.id())
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(pid) = self.pid(i) {
+            unregister(pid);
+        }
+        self.cluster.kill(i);
+    }
+
+    fn restart(&mut self, i: usize) {
+        self.cluster.spawn(i);
+        if let Some(pid) = self.pid(i) {
+            register(pid);
+        }
+    }
+
+    fn settings(&self) -> String {
+        format!(
+            "heartbeat {} ms, election timeout {}–{} ms, reply {} ms",
+            TIMING.heartbeat_ms, TIMING.election_ms.0, TIMING.election_ms.1, TIMING.reply_ms
+        )
+    }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+// ---------------------------------------------------------------- etcd
+
+/// HTTP/1.1 over one kept-alive TCP connection.
+struct HttpConn {
+    reader: BufReader<TcpStream>,
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+impl HttpConn {
+    fn open(port: u16) -> std::io::Result<HttpConn> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let s = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_millis(500)))?;
+        s.set_write_timeout(Some(Duration::from_millis(500)))?;
+        Ok(HttpConn {
+            reader: BufReader::new(s),
+        })
+    }
+
+    fn post(&mut self, port: u16, path: &str, body: &str) -> std::io::Result<String> {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.reader.get_mut().write_all(req.as_bytes())?;
+        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        if !line.starts_with("HTTP/1.1 200") {
+            return Err(bad(&format!("status line {line:?}")));
+        }
+        let mut length = None;
+        let mut chunked = false;
+        loop {
+            line.clear();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(bad("connection closed in headers"));
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse::<usize>().ok();
+            } else if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line)?;
+                let size =
+                    usize::from_str_radix(line.trim(), 16).map_err(|_| bad("bad chunk size"))?;
+                let mut chunk = vec![0; size + 2];
+                self.reader.read_exact(&mut chunk)?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            let n = length.ok_or_else(|| bad("no content length"))?;
+            body.resize(n, 0);
+            self.reader.read_exact(&mut body)?;
+        }
+        String::from_utf8(body).map_err(|_| bad("body not UTF-8"))
+    }
+}
+
+struct Etcd {
+    dir: tempfile::TempDir,
+    client: Vec<u16>,
+    peer: Vec<u16>,
+    children: Vec<Option<Child>>,
+    conns: Vec<Option<HttpConn>>,
+    /// Member ids, learned from each member's status.
+    ids: Vec<Option<u64>>,
+}
+
+fn json_u64(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+impl Etcd {
+    fn start() -> Etcd {
+        let ports = free_tcp_ports(2 * MEMBERS);
+        let mut e = Etcd {
+            dir: tempfile::tempdir().expect("tempdir for etcd"),
+            client: ports[..MEMBERS].to_vec(),
+            peer: ports[MEMBERS..].to_vec(),
+            children: (0..MEMBERS).map(|_| None).collect(),
+            conns: (0..MEMBERS).map(|_| None).collect(),
+            ids: vec![None; MEMBERS],
+        };
+        for i in 0..MEMBERS {
+            e.restart(i);
+        }
+        e
+    }
+
+    /// (this member's id, the leader it reports), over the kept-alive connection.
+    fn status(&mut self, i: usize) -> Option<(u64, u64)> {
+        if self.conns[i].is_none() {
+            self.conns[i] = HttpConn::open(self.client[i]).ok();
+        }
+        let conn = self.conns[i].as_mut()?;
+        let body = match conn.post(self.client[i], "/v3/maintenance/status", "{}") {
+            Ok(b) => b,
+            Err(_) => {
+                self.conns[i] = None;
+                return None;
+            }
+        };
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let me = json_u64(&v["header"]["member_id"])?;
+        let leader = v.get("leader").and_then(json_u64).unwrap_or(0);
+        self.ids[i] = Some(me);
+        Some((me, leader))
+    }
+}
+
+impl System for Etcd {
+    fn name(&self) -> &'static str {
+        "etcd"
+    }
+
+    fn agreed(&mut self, who: &[usize]) -> Option<usize> {
+        let mut leaders = Vec::new();
+        for &i in who {
+            leaders.push(self.status(i)?.1);
+        }
+        let leader = *leaders.first()?;
+        if leader == 0 || leaders.iter().any(|&l| l != leader) {
+            return None;
+        }
+        who.iter().copied().find(|&i| self.ids[i] == Some(leader))
+    }
+
+    fn pid(&self, i: usize) -> Option<u32> {
+        self.children[i].as_ref().map(|c| c.id())
+    }
+
+    fn kill(&mut self, i: usize) {
+        reap(&mut self.children[i]);
+        self.conns[i] = None;
+    }
+
+    fn restart(&mut self, i: usize) {
+        let url = |p: u16| format!("http://127.0.0.1:{p}");
+        let initial: Vec<String> = (0..MEMBERS)
+            .map(|j| format!("m{j}={}", url(self.peer[j])))
+            .collect();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("m{i}.log")))
+            .expect("etcd log file");
+        let child = Command::new("etcd")
+            .args([
+                "--name",
+                &format!("m{i}"),
+                "--data-dir",
+                &self
+                    .dir
+                    .path()
+                    .join(format!("m{i}.etcd"))
+                    .display()
+                    .to_string(),
+                "--listen-client-urls",
+                &url(self.client[i]),
+                "--advertise-client-urls",
+                &url(self.client[i]),
+                "--listen-peer-urls",
+                &url(self.peer[i]),
+                "--initial-advertise-peer-urls",
+                &url(self.peer[i]),
+                "--initial-cluster",
+                &initial.join(","),
+                "--initial-cluster-state",
+                "new",
+                "--initial-cluster-token",
+                "elect-bench",
+                &format!("--heartbeat-interval={ETCD_HEARTBEAT_MS}"),
+                &format!("--election-timeout={ETCD_ELECTION_MS}"),
+                "--logger=zap",
+                "--log-level=warn",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        register(child.id());
+        self.children[i] = Some(child);
+    }
+
+    fn settings(&self) -> String {
+        format!("--heartbeat-interval={ETCD_HEARTBEAT_MS} --election-timeout={ETCD_ELECTION_MS}")
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            reap(c);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- ZooKeeper
+
+struct ZooKeeper {
+    dir: tempfile::TempDir,
+    client: Vec<u16>,
+    children: Vec<Option<Child>>,
+}
+
+const ZK_CLASSPATH: &str = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
+
+impl ZooKeeper {
+    fn installed() -> bool {
+        Path::new("/usr/share/java/zookeeper.jar").exists()
+    }
+
+    fn server_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("zk{}", i + 1))
+    }
+
+    fn start() -> ZooKeeper {
+        let ports = free_tcp_ports(3 * MEMBERS);
+        let mut z = ZooKeeper {
+            dir: tempfile::tempdir().expect("tempdir for ZooKeeper"),
+            client: ports[..MEMBERS].to_vec(),
+            children: (0..MEMBERS).map(|_| None).collect(),
+        };
+        let servers: String = (0..MEMBERS)
+            .map(|j| {
+                format!(
+                    "server.{}=127.0.0.1:{}:{}\n",
+                    j + 1,
+                    ports[MEMBERS + j],
+                    ports[2 * MEMBERS + j]
+                )
+            })
+            .collect();
+        for i in 0..MEMBERS {
+            let d = z.server_dir(i);
+            std::fs::create_dir_all(d.join("data")).expect("ZooKeeper data dir");
+            std::fs::write(d.join("data/myid"), format!("{}\n", i + 1)).expect("myid");
+            let cfg = format!(
+                "tickTime={ZK_TICK_MS}\ninitLimit={ZK_INIT_LIMIT}\nsyncLimit={ZK_SYNC_LIMIT}\n\
+                 dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n\
+                 4lw.commands.whitelist=srvr\nadmin.enableServer=false\n{servers}",
+                d.join("data").display(),
+                z.client[i]
+            );
+            std::fs::write(d.join("zoo.cfg"), cfg).expect("zoo.cfg");
+        }
+        for i in 0..MEMBERS {
+            z.restart(i);
+        }
+        z
+    }
+
+    /// The `Mode:` line of `srvr` (each four-letter word is its own TCP
+    /// connection: the server closes it after answering).
+    fn mode(&self, i: usize) -> Option<String> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.client[i]));
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+        s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+        s.write_all(b"srvr").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(|m| m.trim().to_string())
+    }
+}
+
+impl System for ZooKeeper {
+    fn name(&self) -> &'static str {
+        "zookeeper"
+    }
+
+    fn agreed(&mut self, who: &[usize]) -> Option<usize> {
+        let mut leader = None;
+        for &i in who {
+            match self.mode(i)?.as_str() {
+                "leader" if leader.is_none() => leader = Some(i),
+                "follower" => {}
+                _ => return None,
+            }
+        }
+        leader
+    }
+
+    fn pid(&self, i: usize) -> Option<u32> {
+        self.children[i].as_ref().map(|c| c.id())
+    }
+
+    fn kill(&mut self, i: usize) {
+        reap(&mut self.children[i]);
+    }
+
+    fn restart(&mut self, i: usize) {
+        let d = self.server_dir(i);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("server.log"))
+            .expect("ZooKeeper log file");
+        let child = Command::new("java")
+            .args([
+                "-Xmx256m",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                "-Dzookeeper.admin.enableServer=false",
+                "-cp",
+                ZK_CLASSPATH,
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                &d.join("zoo.cfg").display().to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ZooKeeper (java)");
+        register(child.id());
+        self.children[i] = Some(child);
+    }
+
+    fn settings(&self) -> String {
+        format!("tickTime={ZK_TICK_MS} syncLimit={ZK_SYNC_LIMIT} initLimit={ZK_INIT_LIMIT}")
+    }
+}
+
+impl Drop for ZooKeeper {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            reap(c);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- rounds
+
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    Kill,
+    Stop,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Kill => "SIGKILL",
+            Variant::Stop => "SIGSTOP",
+        }
+    }
+}
+
+/// Waits until all members agree on a leader, twice 500 ms apart.
+fn wait_stable(sys: &mut dyn System, within: Duration) -> Option<usize> {
+    let all: Vec<usize> = (0..MEMBERS).collect();
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if let Some(l) = sys.agreed(&all) {
+            std::thread::sleep(Duration::from_millis(500));
+            if sys.agreed(&all) == Some(l) {
+                return Some(l);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+struct Outcome {
+    times_ms: Vec<f64>,
+    failed: usize,
+    /// Median time of one sweep over the survivors.
+    sweep_ms: f64,
+}
+
+fn run_rounds(sys: &mut dyn System, variant: Variant, rounds: usize) -> Outcome {
+    let mut times_ms = Vec::new();
+    let mut sweeps = Vec::new();
+    let mut failed = 0;
+    let name = sys.name();
+    for round in 0..rounds {
+        let Some(leader) = wait_stable(sys, Duration::from_secs(60)) else {
+            eprintln!(
+                "{name} {}: round {round}: no stable leader within 60 s",
+                variant.name()
+            );
+            failed += 1;
+            continue;
+        };
+        let survivors: Vec<usize> = (0..MEMBERS).filter(|&i| i != leader).collect();
+        let pid = sys.pid(leader);
+        let t0 = Instant::now();
+        match variant {
+            Variant::Kill => sys.kill(leader),
+            Variant::Stop => {
+                if let Some(p) = pid {
+                    send_signal(p, Signal::SIGSTOP);
+                }
+            }
+        }
+        let mut done = None;
+        while t0.elapsed() < GIVE_UP {
+            let s = Instant::now();
+            let agreed = sys.agreed(&survivors);
+            sweeps.push(ms(s.elapsed()));
+            if agreed.is_some() {
+                done = Some(t0.elapsed());
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+        match done {
+            Some(d) => {
+                eprintln!(
+                    "{name} {}: round {:>2}: {:>6.1} ms",
+                    variant.name(),
+                    round + 1,
+                    ms(d)
+                );
+                times_ms.push(ms(d));
+            }
+            None => {
+                eprintln!(
+                    "{name} {}: round {:>2}: no agreement within {GIVE_UP:?}",
+                    variant.name(),
+                    round + 1
+                );
+                failed += 1;
+            }
+        }
+        match variant {
+            Variant::Kill => sys.restart(leader),
+            Variant::Stop => {
+                if let Some(p) = pid {
+                    send_signal(p, Signal::SIGCONT);
+                }
+            }
+        }
+    }
+    sweeps.sort_by(|a, b| a.total_cmp(b));
+    Outcome {
+        times_ms,
+        failed,
+        sweep_ms: if sweeps.is_empty() {
+            0.0
+        } else {
+            percentile(&sweeps, 0.5)
+        },
+    }
+}
+
+fn etcd_installed() -> bool {
+    Command::new("etcd")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    common::cleanup_on_signal(&rt);
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
     let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
-    let protocols: Vec<&'static str> = match args.get(1) {
-        Some(list) => ["raft", "bully", "ring"]
+    let all = ["etcd", "zookeeper", "raft", "bully", "ring"];
+    let systems: Vec<&'static str> = match args.get(1) {
+        Some(list) if list != "all" => all
             .into_iter()
             .filter(|p| list.split(',').any(|q| q == *p))
             .collect(),
-        None => vec!["raft", "bully", "ring"],
+        _ => all.to_vec(),
     };
-    let mut table = String::new();
-    let mut csv = String::from("protocol,round,failover_ms,messages,bytes\n");
-    let _ = writeln!(
-        table,
-        "| protocol | rounds | min | median | p95 | max | messages / election | bytes / election |\n|---|---|---|---|---|---|---|---|"
-    );
-    for protocol in protocols {
-        let results = measure(protocol, rounds).await;
-        for (i, r) in results.iter().enumerate() {
-            let _ = writeln!(
-                csv,
-                "{protocol},{},{:.1},{},{}",
-                i + 1,
-                r.failover.as_secs_f64() * 1000.0,
-                r.messages,
-                r.bytes
-            );
+    let variants: Vec<Variant> = match args.get(2) {
+        Some(list) => [Variant::Kill, Variant::Stop]
+            .into_iter()
+            .filter(|v| {
+                list.split(',')
+                    .any(|q| q == if *v == Variant::Kill { "kill" } else { "stop" })
+            })
+            .collect(),
+        None => vec![Variant::Kill, Variant::Stop],
+    };
+    let started_at = common::machine();
+    let mut csv = String::from("system,variant,round,failover_ms\n");
+    let mut results: Vec<(&'static str, Variant, String, Outcome)> = Vec::new();
+    let mut notes = Vec::new();
+    for &name in &systems {
+        let mut sys: Box<dyn System> = match name {
+            "etcd" if !etcd_installed() => {
+                notes.push(
+                    "etcd is not installed (apt-get install etcd-server etcd-client): skipped"
+                        .to_string(),
+                );
+                continue;
+            }
+            "zookeeper" if !ZooKeeper::installed() => {
+                notes.push(
+                    "ZooKeeper is not installed (apt-get install zookeeper): skipped".to_string(),
+                );
+                continue;
+            }
+            "etcd" => Box::new(Etcd::start()),
+            "zookeeper" => Box::new(ZooKeeper::start()),
+            p => Box::new(Elect::start(
+                match p {
+                    "raft" => "raft",
+                    "bully" => "bully",
+                    _ => "ring",
+                },
+                rt.handle().clone(),
+            )),
+        };
+        eprintln!("{name}: started; load average {}", common::load_average());
+        for &v in &variants {
+            let out = run_rounds(sys.as_mut(), v, rounds);
+            for (i, t) in out.times_ms.iter().enumerate() {
+                csv.push_str(&format!("{name},{},{},{t:.1}\n", v.name(), i + 1));
+            }
+            results.push((name, v, sys.settings(), out));
         }
-        if results.is_empty() {
-            continue;
+        drop(sys);
+    }
+    let finished_at = common::load_average();
+
+    let median_of = |o: &Outcome| {
+        let mut t = o.times_ms.clone();
+        t.sort_by(|a, b| a.total_cmp(b));
+        (!t.is_empty()).then(|| percentile(&t, 0.5))
+    };
+    let mut md = String::new();
+    md.push_str(&format!(
+        "Failover of 3-member clusters on 127.0.0.1, {rounds} rounds per system and variant; \
+         time from the signal to the leader until every survivor's status agrees on a new leader.\n\n\
+         Machine at start: {started_at}. Load average at the end: {finished_at}.\n\n"
+    ));
+    for &v in &variants {
+        let etcd_median = results
+            .iter()
+            .find(|r| r.0 == "etcd" && r.1 == v)
+            .and_then(|r| median_of(&r.3));
+        let mut rows = Vec::new();
+        for (name, rv, settings, out) in &results {
+            if *rv != v {
+                continue;
+            }
+            let mut t = out.times_ms.clone();
+            t.sort_by(|a, b| a.total_cmp(b));
+            let f = |x: f64| format!("{x:.0} ms");
+            let (min, med, p95, max) = if t.is_empty() {
+                ("–".into(), "–".into(), "–".into(), "–".into())
+            } else {
+                (
+                    f(t[0]),
+                    f(percentile(&t, 0.5)),
+                    f(percentile(&t, 0.95)),
+                    f(t[t.len() - 1]),
+                )
+            };
+            let ratio = match (etcd_median, median_of(out)) {
+                (Some(e), Some(m)) if *name != "etcd" => format!("{:.2}", m / e),
+                (Some(_), Some(_)) => "1".into(),
+                _ => "–".into(),
+            };
+            let max_over_median = match (t.last(), median_of(out)) {
+                (Some(mx), Some(m)) if m > 0.0 => format!("{:.2}", mx / m),
+                _ => "–".into(),
+            };
+            let display = match *name {
+                "etcd" | "zookeeper" => name.to_string(),
+                p => format!("elect {p}"),
+            };
+            rows.push(vec![
+                display,
+                settings.clone(),
+                format!("{}/{}", t.len(), t.len() + out.failed),
+                min,
+                med,
+                p95,
+                max,
+                max_over_median,
+                ratio,
+                format!("{:.1} ms", out.sweep_ms),
+            ]);
         }
-        let mut times: Vec<Duration> = results.iter().map(|r| r.failover).collect();
-        times.sort();
-        let mut msgs: Vec<u64> = results.iter().map(|r| r.messages).collect();
-        msgs.sort();
-        let mut bytes: Vec<u64> = results.iter().map(|r| r.bytes).collect();
-        bytes.sort();
-        let ms = |d: Duration| format!("{} ms", d.as_millis());
-        let _ = writeln!(
-            table,
-            "| {protocol} | {} | {} | {} | {} | {} | {} (median) | {} (median) |",
-            results.len(),
-            ms(times[0]),
-            ms(percentile(&times, 0.5)),
-            ms(percentile(&times, 0.95)),
-            ms(times[times.len() - 1]),
-            msgs[msgs.len() / 2],
-            bytes[bytes.len() / 2],
+        md.push_str(&format!("**{} the leader**\n\n", v.name()));
+        md.push_str(&common::md_table(
+            &[
+                "system",
+                "settings",
+                "rounds ok",
+                "min",
+                "median",
+                "p95",
+                "max",
+                "max / median",
+                "median / etcd median",
+                "sweep (poll resolution)",
+            ],
+            &rows,
+        ));
+        md.push('\n');
+        let cats: Vec<(String, Vec<f64>)> = results
+            .iter()
+            .filter(|r| r.1 == v)
+            .map(|r| (r.0.to_string(), r.3.times_ms.clone()))
+            .collect();
+        let file = match v {
+            Variant::Kill => "failover-kill.svg",
+            Variant::Stop => "failover-stop.svg",
+        };
+        common::strip_plot(
+            file,
+            &format!("Failover after {} of the leader, 3 members (ms)", v.name()),
+            "signal → all survivors agree (ms)",
+            &cats,
         );
     }
-    println!("\nFailover of a 3-node cluster on 127.0.0.1 (heartbeat {} ms, election timeout {}–{} ms, reply {} ms; poll every {} ms):\n", TIMING.heartbeat_ms, TIMING.election_ms.0, TIMING.election_ms.1, TIMING.reply_ms, POLL.as_millis());
-    println!("{table}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(dir.join("failover.csv"), csv);
-        let _ = std::fs::write(dir.join("failover.md"), table);
+    md.push_str(&format!(
+        "Polling: every survivor is asked in turn, then the poller sleeps {} ms; \
+         the resolution of a measurement is that pause plus one sweep (median in the table). \
+         etcd: `POST /v3/maintenance/status` on the client port over one kept-alive HTTP/1.1 \
+         connection per member; agreement = every survivor reports the same non-zero leader id, \
+         one of the survivors. ZooKeeper: the `srvr` four-letter word \
+         (`4lw.commands.whitelist=srvr`); each four-letter word is its own TCP connection by \
+         design (the server closes it after answering); agreement = exactly one survivor \
+         reports `Mode: leader`, the others `Mode: follower`. elect: the admin status request \
+         of `elect status` (one UDP datagram each way on the node's port, no connection); \
+         agreement = every survivor names the same leader, a survivor that reports itself \
+         Leader, and none is a candidate. A round that does not agree within {} s counts as \
+         not ok. SIGKILL rounds restart the killed member on its data directory; SIGSTOP rounds \
+         send SIGCONT to the frozen one after the measurement. Before every round the cluster \
+         must agree on one leader twice, 500 ms apart.\n",
+        POLL.as_millis(),
+        GIVE_UP.as_secs()
+    ));
+    for n in &notes {
+        md.push_str(&format!("\nNote: {n}\n"));
     }
+    println!("\n{md}");
+    common::write_result("failover.csv", &csv);
+    common::write_result("failover.md", &md);
 }
