@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -247,6 +249,54 @@ fn series_style(series: &[(String, Vec<(f64, f64)>)], i: usize) -> (RGBColor, u3
     }
 }
 
+/// Draws the mesh, one line with points per series, and the legend, on a
+/// linear or logarithmic y axis alike.
+fn draw_lines<'a, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .draw()?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let (c, width, filled) = series_style(series, i);
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(width)))?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
+        chart.draw_series(pts.iter().map(|&p| {
+            let style = if filled {
+                c.filled()
+            } else {
+                c.stroke_width(1)
+            };
+            Circle::new(p, 4, style)
+        }))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()?;
+    Ok(())
+}
+
 /// Lines of (x, y) points, one per series; optional log scale on y.
 pub fn line_plot(
     file: &str,
@@ -280,78 +330,12 @@ pub fn line_plot(
             .y_label_area_size(80);
         if log_y {
             let lo = (y0.max(1e-3)) / 2.0;
-            let mut chart =
+            let chart =
                 caption.build_cartesian_2d(x_range, (lo..(y1 * 2.0).max(lo * 10.0)).log_scale())?;
-            chart
-                .configure_mesh()
-                .x_label_formatter(&|x| {
-                    if (x - x.round()).abs() < 1e-6 {
-                        format!("{x:.0}")
-                    } else {
-                        String::new()
-                    }
-                })
-                .y_label_formatter(&|y| format!("{y:.0}"))
-                .x_desc(x_label)
-                .y_desc(y_label)
-                .draw()?;
-            for (i, (name, pts)) in series.iter().enumerate() {
-                let (c, width, filled) = series_style(series, i);
-                chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(width)))?
-                    .label(name.clone())
-                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
-                chart.draw_series(pts.iter().map(|&p| {
-                    let style = if filled {
-                        c.filled()
-                    } else {
-                        c.stroke_width(1)
-                    };
-                    Circle::new(p, 4, style)
-                }))?;
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::LowerRight)
-                .draw()?;
+            draw_lines(chart, x_label, y_label, series)?;
         } else {
-            let mut chart = caption.build_cartesian_2d(x_range, 0f64..(y1 * 1.1).max(1.0))?;
-            chart
-                .configure_mesh()
-                .x_label_formatter(&|x| {
-                    if (x - x.round()).abs() < 1e-6 {
-                        format!("{x:.0}")
-                    } else {
-                        String::new()
-                    }
-                })
-                .y_label_formatter(&|y| format!("{y:.0}"))
-                .x_desc(x_label)
-                .y_desc(y_label)
-                .draw()?;
-            for (i, (name, pts)) in series.iter().enumerate() {
-                let (c, width, filled) = series_style(series, i);
-                chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(width)))?
-                    .label(name.clone())
-                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
-                chart.draw_series(pts.iter().map(|&p| {
-                    let style = if filled {
-                        c.filled()
-                    } else {
-                        c.stroke_width(1)
-                    };
-                    Circle::new(p, 4, style)
-                }))?;
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::LowerRight)
-                .draw()?;
+            let chart = caption.build_cartesian_2d(x_range, 0f64..(y1 * 1.1).max(1.0))?;
+            draw_lines(chart, x_label, y_label, series)?;
         }
         root.present()?;
         Ok(())
