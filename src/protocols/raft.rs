@@ -458,6 +458,28 @@ mod tests {
     }
 
     #[test]
+    fn a_deposed_leader_stops_its_heartbeat_and_watches_for_a_new_leader() {
+        let node = raft(3);
+        let leader = RaftState {
+            term: 2,
+            voted_for: Some(Id::from(0)),
+            role: RaftRole::Leader,
+            leader: Some(Id::from(0)),
+            votes: BTreeSet::new(),
+        };
+        let (state, o) = deliver(&node, 0, leader, 1, RaftMsg::RequestVote { term: 3 });
+        assert_eq!(state.role, RaftRole::Follower);
+        assert!(o
+            .iter()
+            .any(|c| matches!(c, Command::CancelTimer(RaftTimer::Heartbeat))));
+        assert!(
+            o.iter()
+                .any(|c| matches!(c, Command::SetTimer(RaftTimer::Election, _))),
+            "without an election timer it would never stand again: {o:?}"
+        );
+    }
+
+    #[test]
     fn the_last_term_never_wraps() {
         let node = raft(3);
         let (state, _) = deliver(
