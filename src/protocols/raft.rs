@@ -480,6 +480,65 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_request_from_the_chosen_candidate_is_granted_again() {
+        // The first grant may have been lost; granting the same vote again
+        // in the same term is safe and keeps the election alive.
+        let node = raft(3);
+        let (state, o) = deliver(
+            &node,
+            0,
+            follower(1, Some(1)),
+            1,
+            RaftMsg::RequestVote { term: 1 },
+        );
+        assert_eq!(state.voted_for, Some(Id::from(1)));
+        assert_eq!(
+            sent(&o),
+            vec![(
+                1,
+                RaftMsg::Vote {
+                    term: 1,
+                    granted: true
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_of_the_current_term_makes_the_sender_the_leader() {
+        let node = raft(3);
+        let (state, o) = deliver(
+            &node,
+            0,
+            follower(1, None),
+            2,
+            RaftMsg::AppendEntries { term: 1 },
+        );
+        assert_eq!(state.leader, Some(Id::from(2)));
+        assert_eq!(state.role, RaftRole::Follower);
+        assert!(sent(&o).is_empty(), "no reply to a current heartbeat");
+    }
+
+    #[test]
+    fn a_leaders_heartbeat_timer_beats_every_peer_and_rearms() {
+        let node = raft(3);
+        let mut cow = Cow::Owned(RaftState {
+            term: 1,
+            voted_for: Some(Id::from(0)),
+            role: RaftRole::Leader,
+            leader: Some(Id::from(0)),
+            votes: BTreeSet::new(),
+        });
+        let mut o = Out::new();
+        node.on_timeout(Id::from(0), &mut cow, &RaftTimer::Heartbeat, &mut o);
+        let beat = RaftMsg::AppendEntries { term: 1 };
+        assert_eq!(sent(&o), vec![(1, beat.clone()), (2, beat)]);
+        assert!(o
+            .iter()
+            .any(|c| matches!(c, Command::SetTimer(RaftTimer::Heartbeat, _))));
+    }
+
+    #[test]
     fn the_last_term_never_wraps() {
         let node = raft(3);
         let (state, _) = deliver(
