@@ -418,6 +418,7 @@ fn properties_list() -> Vec<Property<ElectionModel<Raft>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leadership::LeaderView;
     use crate::protocols::Timeouts;
     use stateright::actor::Command;
 
@@ -514,9 +515,30 @@ mod tests {
             2,
             RaftMsg::AppendEntries { term: 1 },
         );
-        assert_eq!(state.leader, Some(Id::from(2)));
-        assert_eq!(state.role, RaftRole::Follower);
+        assert_eq!(
+            state.view(),
+            LeaderView {
+                role: Role::Follower,
+                leader: Some(2),
+                term: Some(1)
+            }
+        );
         assert!(sent(&o).is_empty(), "no reply to a current heartbeat");
+    }
+
+    #[test]
+    fn every_message_reports_its_term_to_the_model() {
+        for msg in [
+            RaftMsg::RequestVote { term: 7 },
+            RaftMsg::Vote {
+                term: 7,
+                granted: false,
+            },
+            RaftMsg::AppendEntries { term: 7 },
+            RaftMsg::AppendEntriesReply { term: 7 },
+        ] {
+            assert_eq!(Raft::message_term(&msg), Some(7), "{msg:?}");
+        }
     }
 
     #[test]
