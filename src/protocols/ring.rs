@@ -458,11 +458,28 @@ mod tests {
     }
 
     #[test]
+    fn the_token_goes_back_to_its_initiator_who_picks_the_leader() {
+        let node = ring(3);
+        let token = Token::Election { ids: ids(&[0, 1]) };
+        let (state, sent) = deliver(&node, 2, idle(), 1, RingMsg::Pass(token.clone()));
+        let back = Token::Election {
+            ids: ids(&[0, 1, 2]),
+        };
+        assert_eq!(
+            sent,
+            vec![(1, RingMsg::Ack(token)), (0, RingMsg::Pass(back))]
+        );
+        assert_eq!(state.role, RingRole::Participant, "n2 does not decide");
+    }
+
+    #[test]
     fn malformed_tokens_are_ignored() {
         let node = ring(3);
         for token in [
             Token::Election { ids: Vec::new() },
             Token::Election { ids: ids(&[0, 7]) },
+            // One past the last member: the boundary.
+            Token::Election { ids: ids(&[0, 3]) },
             Token::Coordinator {
                 leader: Id::from(9),
                 ids: ids(&[0]),
