@@ -473,6 +473,50 @@ mod tests {
     }
 
     #[test]
+    fn the_successor_wraps_around_the_ring() {
+        let node = ring(4);
+        let next: Vec<usize> = (0..4)
+            .map(|i| usize::from(node.successor(Id::from(i))))
+            .collect();
+        assert_eq!(next, vec![1, 2, 3, 0]);
+    }
+
+    #[test]
+    fn an_ack_settles_only_the_token_handed_to_its_sender() {
+        let node = ring(3);
+        let token = Token::Election { ids: ids(&[0]) };
+        let waiting = RingState {
+            role: RingRole::Participant,
+            leader: None,
+            unacked: vec![(token.clone(), Id::from(2))],
+        };
+        let (state, _) = deliver(&node, 0, waiting.clone(), 1, RingMsg::Ack(token));
+        assert_eq!(state, waiting, "n1 was not handed this token");
+    }
+
+    #[test]
+    fn heartbeats_teach_a_newcomer_the_leader_and_restart_a_followers_watch() {
+        let node = ring(3);
+        // A follower that knows no leader adopts the sender.
+        let (state, _) = deliver(&node, 0, idle(), 2, RingMsg::Alive);
+        assert_eq!(state.leader, Some(Id::from(2)));
+        // The leader's heartbeat restarts its follower's leader timeout.
+        let mut cow = Cow::Owned(state.clone());
+        let mut o = Out::new();
+        node.on_msg(Id::from(0), &mut cow, Id::from(2), RingMsg::Alive, &mut o);
+        assert!(o
+            .iter()
+            .any(|c| matches!(c, Command::SetTimer(RingTimer::LeaderTimeout, _))));
+        // A participant waits for the COORDINATOR instead.
+        let participant = RingState {
+            role: RingRole::Participant,
+            ..idle()
+        };
+        let (state, _) = deliver(&node, 0, participant.clone(), 2, RingMsg::Alive);
+        assert_eq!(state, participant);
+    }
+
+    #[test]
     fn malformed_tokens_are_ignored() {
         let node = ring(3);
         for token in [
