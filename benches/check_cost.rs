@@ -125,15 +125,6 @@ fn first_child(pid: u32) -> Option<u32> {
         .ok()
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
 fn run_one(s: &Series, n: usize, lim: &Limits) -> Run {
     let elect = env!("CARGO_BIN_EXE_elect");
     let mut args: Vec<String> = vec![
@@ -179,7 +170,7 @@ fn run_one(s: &Series, n: usize, lim: &Limits) -> Run {
                 } else {
                     Some(child.id())
                 };
-                let rss = checker.and_then(rss_kib).unwrap_or(0);
+                let rss = checker.and_then(common::rss_kib).unwrap_or(0);
                 peak_seen = peak_seen.max(rss);
                 let over_memory = rss > lim.mem_mib * 1024;
                 if over_memory || started.elapsed() > hard {
@@ -288,13 +279,9 @@ fn read_previous() -> Vec<Run> {
 }
 
 fn main() {
-    // A worker thread of its own, so that Ctrl-C is handled during a run.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    common::cleanup_on_signal(&rt);
+    // A worker thread of its own, so that Ctrl-C is handled during a run;
+    // kept alive until the end.
+    let _rt = common::runtime(1);
     let env = |k: &str, d: u64| {
         std::env::var(k)
             .ok()

@@ -636,16 +636,8 @@ fn etcd_installed() -> bool {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    common::cleanup_on_signal(&rt);
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let rt = common::runtime(2);
+    let args = common::args();
     let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
     let all = ["etcd", "zookeeper", "raft", "bully", "ring"];
     let systems: Vec<&'static str> = match args.get(1) {

@@ -104,15 +104,6 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
 /// Mean and max CPU % (of one core) and RSS (KiB) over `WINDOW` for `pids`.
 fn idle_usage(pids: &[u32]) -> (f64, f64, f64, f64) {
     let hz = clk_tck();
@@ -128,7 +119,7 @@ fn idle_usage(pids: &[u32]) -> (f64, f64, f64, f64) {
         .collect();
     let rss: Vec<f64> = pids
         .iter()
-        .filter_map(|&p| rss_kib(p))
+        .filter_map(|&p| common::rss_kib(p))
         .map(|k| k as f64)
         .collect();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -367,16 +358,8 @@ fn etcd_idle() -> Option<(f64, f64, f64, f64)> {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    common::cleanup_on_signal(&rt);
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let rt = common::runtime(2);
+    let args = common::args();
     let sizes: Vec<usize> = args
         .first()
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())

@@ -54,6 +54,36 @@ pub fn kill_all_children() {
     }
 }
 
+/// A tokio runtime with `workers` threads whose Ctrl-C and SIGTERM kill
+/// every child before the benchmark exits.
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    cleanup_on_signal(&rt);
+    rt
+}
+
+/// The benchmark's own arguments: what `cargo bench` passes, minus its flags.
+pub fn args() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect()
+}
+
+/// Resident memory of a process in KiB (`VmRSS`), if it is still there.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// On Ctrl-C or SIGTERM: kill every child and exit. Needs a tokio runtime.
 pub fn cleanup_on_signal(rt: &tokio::runtime::Runtime) {
     rt.spawn(async {
