@@ -174,6 +174,14 @@ impl Actor for Bully {
                     // "Q sends OK back to P and starts its own election." A
                     // node still waiting for a winner's COORDINATOR starts
                     // afresh too: the winner may have died after its OK.
+                    // Staying quiet instead would save messages (each lower
+                    // ELECTION restarts a waiting node, which is why large
+                    // clusters send more than the O(n²) of one election, see
+                    // bench/README.md), but the checker then finds a
+                    // livelock after GST in bully-3-gst: node 1 waits for a
+                    // dead coordinator while node 0 challenges it, gets its
+                    // OK and times out again, forever (equal timeouts fire in
+                    // any order in the model, as they may on a loaded host).
                     BullyRole::Follower | BullyRole::Waiting => self.hold_election(me, state, o),
                     // Already the coordinator: remind the challenger.
                     BullyRole::Coordinator => o.send(src, BullyMsg::Coordinator),
