@@ -463,6 +463,15 @@ mod tests {
     }
 
     #[test]
+    fn a_late_ok_leaves_a_settled_node_alone() {
+        // Node 0 challenged 1 and 2; 2's COORDINATOR overtook 1's OK.
+        let node = bully(3);
+        let (state, sent) = deliver(&node, 0, follower_of(2), 1, BullyMsg::Ok);
+        assert_eq!(state, follower_of(2));
+        assert!(sent.is_empty());
+    }
+
+    #[test]
     fn coordinator_from_below_is_bullied() {
         let node = bully(3);
         let (state, sent) = deliver(&node, 2, follower_of(2), 1, BullyMsg::Coordinator);

@@ -732,6 +732,51 @@ mod tests {
     }
 
     #[test]
+    fn a_heartbeat_from_the_followed_coordinator_only_restarts_the_watch() {
+        let node = bully_halt(3);
+        let (state, o) = deliver(&node, 0, follower_of(2), 2, BullyHaltMsg::Coordinator);
+        assert_eq!(state, follower_of(2));
+        assert_eq!(sends(&o), vec![]);
+        assert_eq!(armed(&o), vec![BullyHaltTimer::LeaderTimeout]);
+    }
+
+    #[test]
+    fn a_late_ok_leaves_a_settled_node_alone() {
+        // Node 0 asked 1 and 2; 2 halted it and took office before 1's OK came.
+        let node = bully_halt(3);
+        let (state, o) = deliver(&node, 0, follower_of(2), 1, BullyHaltMsg::Ok);
+        assert_eq!(state, follower_of(2));
+        assert!(o.iter().next().is_none());
+    }
+
+    #[test]
+    fn a_repeated_halt_from_the_same_halter_is_acknowledged_again() {
+        // The halter may have started a new halting round that counts its
+        // acknowledgements afresh.
+        let node = bully_halt(3);
+        let (state, o) = deliver(&node, 0, halted_by(2), 2, BullyHaltMsg::Halt);
+        assert_eq!(state, halted_by(2));
+        assert_eq!(sends(&o), vec![(2, BullyHaltMsg::HaltAck)]);
+    }
+
+    #[test]
+    fn what_only_lower_nodes_send_is_ignored_from_a_higher_one() {
+        // No correct node sends these upwards; a confused or stale peer must
+        // not make a node answer, count an acknowledgement or admit it.
+        let node = bully_halt(3);
+        let (state, o) = deliver(&node, 1, follower_of(2), 2, BullyHaltMsg::AreYouUp);
+        assert_eq!(state, follower_of(2));
+        assert_eq!(sends(&o), vec![]);
+        let node = bully_halt(4);
+        let (state, o) = deliver(&node, 2, halting(&[0]), 3, BullyHaltMsg::HaltAck);
+        assert_eq!(state, halting(&[0]));
+        assert!(o.iter().next().is_none());
+        let (state, o) = deliver(&node, 2, coordinator(2), 3, BullyHaltMsg::HaltAck);
+        assert_eq!(state, coordinator(2));
+        assert_eq!(sends(&o), vec![]);
+    }
+
+    #[test]
     fn stale_timers_of_a_role_left_behind_do_nothing() {
         let node = bully_halt(3);
         let cases = [
