@@ -8,7 +8,7 @@
 //! partitions and is reported, not hidden), the time without any leader,
 //! elections and leadership changes.
 
-use crate::leadership::{LeaderView, Role};
+use crate::leadership::{starts_election, LeaderView, Role};
 use crate::protocols::ProtocolKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -164,9 +164,7 @@ pub fn check(protocol: ProtocolKind, events: &[HistoryEvent], end_ms: u64) -> Ve
             }
             Occurrence::View(view) => {
                 let before = views.insert(event.node, view);
-                let new_election = view.role == Role::Candidate
-                    && before.is_none_or(|b| b.role != Role::Candidate || b.term != view.term);
-                if new_election {
+                if starts_election(before, view) {
                     verdict.elections += 1;
                 }
                 if view.role == Role::Leader {

@@ -82,3 +82,36 @@ impl fmt::Display for LeaderView {
 pub fn node_name(id: Id) -> String {
     format!("n{}", usize::from(id))
 }
+
+/// The leader a group of live nodes agrees on, if there is one: every node's
+/// view is known (`None` means it could not be read), every view names the
+/// same leader, no node is a candidate, and that leader is one of the group
+/// and reports itself as leader.
+///
+/// This is what "the cluster has a leader" means everywhere in `elect`: the
+/// fleet of `elect cluster` and `elect chaos`, the failover benchmarks and the
+/// tests of real processes all ask this one function.
+pub fn agreed_leader(
+    views: impl IntoIterator<Item = (usize, Option<LeaderView>)>,
+) -> Option<usize> {
+    let views: Vec<(usize, LeaderView)> = views
+        .into_iter()
+        .map(|(node, view)| view.map(|v| (node, v)))
+        .collect::<Option<_>>()?;
+    let leader = views.first()?.1.leader?;
+    let all_follow = views
+        .iter()
+        .all(|(_, v)| v.leader == Some(leader) && v.role != Role::Candidate);
+    let leader_leads = views
+        .iter()
+        .any(|(node, v)| *node == leader && v.role == Role::Leader);
+    (all_follow && leader_leads).then_some(leader)
+}
+
+/// Whether a node whose view changed from `before` (`None`: it had none, it
+/// has just started) to `after` has started an election: it became a
+/// candidate, or, already a candidate, moved to a new term.
+pub fn starts_election(before: Option<LeaderView>, after: LeaderView) -> bool {
+    after.role == Role::Candidate
+        && before.is_none_or(|b| b.role != Role::Candidate || b.term != after.term)
+}

@@ -5,7 +5,7 @@
 
 use super::Failure;
 use crate::history::{self, HistoryEvent, Occurrence, Verdict};
-use crate::leadership::{LeaderView, Role};
+use crate::leadership::{self, LeaderView, Role};
 use crate::protocols::ProtocolKind;
 use crate::runtime::admin;
 use crate::runtime::auth::Key;
@@ -401,21 +401,11 @@ impl Fleet {
 
     /// The leader every live node follows, if they all agree and it leads.
     pub fn agreed_leader(&self) -> Option<usize> {
-        let live: Vec<usize> = (0..self.size()).filter(|&i| self.is_live(i)).collect();
-        let views: Vec<LeaderView> = live.iter().filter_map(|&i| self.members[i].view).collect();
-        if views.is_empty() || views.len() < live.len() {
-            return None;
-        }
-        let leader = views[0].leader?;
-        let leads = live.contains(&leader)
-            && self.members[leader]
-                .view
-                .is_some_and(|v| v.role == Role::Leader);
-        (leads
-            && views
-                .iter()
-                .all(|v| v.leader == Some(leader) && v.role != Role::Candidate))
-        .then_some(leader)
+        leadership::agreed_leader(
+            (0..self.size())
+                .filter(|&i| self.is_live(i))
+                .map(|i| (i, self.members[i].view)),
+        )
     }
 
     /// The node that acts as leader, preferring one every live node agrees on.

@@ -9,7 +9,7 @@ use super::storage::Store;
 use super::transport::Transport;
 use super::wire::{self, DropReason, Kind};
 use super::{Clock, LeadershipEvent, NodeConfig, NodeError, NodeHandle, StartError};
-use crate::leadership::{LeaderView, Leadership, Role};
+use crate::leadership::{starts_election, LeaderView, Leadership};
 use crate::protocols::{Cluster, Protocol};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -405,8 +405,7 @@ impl<P: Protocol, T: Transport> Node<P, T> {
         }
         let before = self.view;
         self.view = view;
-        let new_election = view.role == Role::Candidate
-            && (before.role != Role::Candidate || before.term != view.term);
+        let new_election = starts_election(Some(before), view);
         self.count(|c| {
             c.leadership_changes += 1;
             if new_election {
