@@ -1,21 +1,29 @@
 //! Exhaustive checks of each protocol through the library API: safety holds
 //! and the sanity examples exist under each protocol's default fault model,
-//! and the checker finds split brain where the seed's simple algorithms are
-//! known to be unsafe.
+//! the checker finds split brain where the seed's simple algorithms are known
+//! to be unsafe, and each protocol's state space has exactly the size pinned
+//! here (as Stateright's own paxos example pins 16,668 states), so that a
+//! change to a protocol or to the model cannot go unnoticed.
 
+use elect::leadership::Role;
 use elect::model::{ModelConfig, NetworkKind, Timing};
 use elect::protocols::ProtocolKind;
-use elect::verification::run::{self, CheckOptions, CheckResult, Outcome, Strategy};
+use elect::verification::run::{self, CheckError, CheckResult, Job};
+use elect::verification::verdict::{CheckOptions, Expect, Kind, Outcome, Strategy};
 
 fn check(kind: ProtocolKind, config: ModelConfig, options: CheckOptions) -> CheckResult {
-    run::check(
-        kind,
-        &config,
-        &options,
-        &run::default_expectation,
-        &mut |_| {},
-    )
-    .expect("configuration within bounds")
+    run::run_job(&Job::new(kind, config, options), &mut |_| {}).expect("checkable")
+}
+
+fn defaults(kind: ProtocolKind) -> CheckOptions {
+    CheckOptions::defaults_for(kind)
+}
+
+fn keep_going(kind: ProtocolKind) -> CheckOptions {
+    CheckOptions {
+        keep_going: true,
+        ..defaults(kind)
+    }
 }
 
 fn outcome<'a>(result: &'a CheckResult, property: &str) -> &'a Outcome {
@@ -35,21 +43,15 @@ fn assert_safe_and_live_examples(result: &CheckResult) {
     for p in &result.properties {
         assert!(p.meets_expectation, "{}: {:?}", p.name, p.outcome);
         match p.kind {
-            run::Kind::Always => assert!(
+            Kind::Always | Kind::Recoverability => assert!(
                 matches!(p.outcome, Outcome::Holds | Outcome::HoldsWithinBound),
                 "{}: {:?}",
                 p.name,
                 p.outcome
             ),
-            run::Kind::Sometimes => assert_eq!(p.outcome, Outcome::ExampleFound, "{}", p.name),
-            run::Kind::Recoverability => assert!(
-                matches!(p.outcome, Outcome::Holds | Outcome::HoldsWithinBound),
-                "{}: {:?}",
-                p.name,
-                p.outcome
-            ),
+            Kind::Sometimes => assert_eq!(p.outcome, Outcome::ExampleFound, "{}", p.name),
             // Never claimed to hold: Stateright cannot see cycles.
-            run::Kind::Eventually => assert!(
+            Kind::Eventually => assert!(
                 !matches!(p.outcome, Outcome::Holds | Outcome::HoldsWithinBound),
                 "{}: {:?}",
                 p.name,
@@ -59,25 +61,54 @@ fn assert_safe_and_live_examples(result: &CheckResult) {
     }
 }
 
-fn bfs() -> CheckOptions {
-    CheckOptions::default()
-}
-
-fn dfs_symmetry() -> CheckOptions {
-    CheckOptions {
-        strategy: Strategy::Dfs,
-        symmetry: true,
-        ..CheckOptions::default()
+/// One small model per protocol, explored breadth-first and exhaustively
+/// (deterministic), and the exact number of distinct states it has.
+#[test]
+fn each_protocols_state_space_has_its_pinned_size() {
+    let bfs = |kind| defaults(kind).with_search(Some(Strategy::Bfs), None);
+    let small = |kind, nodes, crashes| ModelConfig {
+        nodes,
+        crashes,
+        recover: false,
+        ..ModelConfig::default_for(kind)
+    };
+    let cases = [
+        (ProtocolKind::Bully, small(ProtocolKind::Bully, 3, 2), 1_442),
+        (
+            ProtocolKind::BullyHalt,
+            small(ProtocolKind::BullyHalt, 3, 1),
+            1_421,
+        ),
+        (ProtocolKind::Ring, small(ProtocolKind::Ring, 3, 2), 5_637),
+        (
+            ProtocolKind::Raft,
+            ModelConfig {
+                lossy: false,
+                crashes: 0,
+                recover: false,
+                max_term: 1,
+                max_in_flight: 4,
+                ..ModelConfig::default_for(ProtocolKind::Raft)
+            },
+            923,
+        ),
+    ];
+    let mut sizes = Vec::new();
+    for (kind, config, pinned) in cases {
+        let result = check(kind, config, bfs(kind));
+        assert!(result.exhaustive, "{kind}");
+        sizes.push((kind, result.unique_states, pinned));
     }
+    assert!(
+        sizes.iter().all(|(_, got, pinned)| got == pinned),
+        "unique states (protocol, got, pinned): {sizes:?}"
+    );
 }
 
 #[test]
 fn bully_default_is_safe_on_the_complete_graph() {
-    let result = check(
-        ProtocolKind::Bully,
-        ModelConfig::default_for(ProtocolKind::Bully),
-        bfs(),
-    );
+    let kind = ProtocolKind::Bully;
+    let result = check(kind, ModelConfig::default_for(kind), defaults(kind));
     assert_safe_and_live_examples(&result);
     // The in-flight cap is never reached under timely timing.
     assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
@@ -86,37 +117,36 @@ fn bully_default_is_safe_on_the_complete_graph() {
 
 #[test]
 fn ring_default_is_safe_on_the_complete_graph() {
-    let result = check(
-        ProtocolKind::Ring,
-        ModelConfig::default_for(ProtocolKind::Ring),
-        bfs(),
-    );
+    let kind = ProtocolKind::Ring;
+    let result = check(kind, ModelConfig::default_for(kind), defaults(kind));
     assert_safe_and_live_examples(&result);
     assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
 }
 
 #[test]
 fn raft_is_safe_with_loss_reordering_and_crash_recovery() {
+    let kind = ProtocolKind::Raft;
     let config = ModelConfig {
         max_in_flight: 4,
-        ..ModelConfig::default_for(ProtocolKind::Raft)
+        ..ModelConfig::default_for(kind)
     };
-    let result = check(ProtocolKind::Raft, config, dfs_symmetry());
+    let result = check(kind, config, defaults(kind));
     assert!(result.symmetry_used);
     assert_safe_and_live_examples(&result);
 }
 
 #[test]
 fn raft_is_safe_on_a_duplicating_network() {
+    let kind = ProtocolKind::Raft;
     let config = ModelConfig {
         network: NetworkKind::Duplicating,
         lossy: false,
         crashes: 0,
         recover: false,
         max_in_flight: 4,
-        ..ModelConfig::default_for(ProtocolKind::Raft)
+        ..ModelConfig::default_for(kind)
     };
-    let result = check(ProtocolKind::Raft, config, dfs_symmetry());
+    let result = check(kind, config, defaults(kind));
     assert_eq!(
         outcome(&result, "election safety"),
         &Outcome::HoldsWithinBound
@@ -128,12 +158,11 @@ fn raft_is_safe_on_a_duplicating_network() {
 fn assert_split_brain(kind: ProtocolKind, config: ModelConfig) {
     // Only "single leader" is expected to hold, so the check runs until it
     // finds split brain (the other safety properties fall too).
-    let expect = |name: &str| match name {
-        "single leader" => Some(run::Expect::Holds),
-        "agreement" | "highest live id leads" => Some(run::Expect::Violated),
-        _ => Some(run::Expect::Holds),
-    };
-    let result = run::check(kind, &config, &bfs(), &expect, &mut |_| {}).expect("checkable");
+    let mut job = Job::new(kind, config, defaults(kind));
+    for other in ["agreement", "highest live id leads"] {
+        job.expect.insert(other.into(), Expect::Violated);
+    }
+    let result = run::run_job(&job, &mut |_| {}).expect("checkable");
     assert_eq!(
         outcome(&result, "single leader"),
         &Outcome::Violated,
@@ -147,7 +176,7 @@ fn assert_split_brain(kind: ProtocolKind, config: ModelConfig) {
     let leaders = trace
         .final_nodes
         .iter()
-        .filter(|n| !n.crashed && n.view.role == elect::leadership::Role::Leader)
+        .filter(|n| !n.crashed && n.view.role == Role::Leader)
         .count();
     assert_eq!(leaders, 2, "{kind}: {trace}");
 }
@@ -197,15 +226,12 @@ fn ring_stays_safe_when_nodes_recover() {
     // A recovered node adopts the current leader from its heartbeat, so
     // there is never split brain; but a recovered *higher* node does not
     // take over, so "the highest live id leads" is lost.
+    let kind = ProtocolKind::Ring;
     let config = ModelConfig {
         recover: true,
-        ..ModelConfig::default_for(ProtocolKind::Ring)
+        ..ModelConfig::default_for(kind)
     };
-    let options = CheckOptions {
-        keep_going: true,
-        ..bfs()
-    };
-    let result = check(ProtocolKind::Ring, config, options);
+    let result = check(kind, config, keep_going(kind));
     assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
     assert_eq!(outcome(&result, "agreement"), &Outcome::Holds);
     assert_eq!(
@@ -216,16 +242,99 @@ fn ring_stays_safe_when_nodes_recover() {
 
 #[test]
 fn ring_nodes_disagree_when_timers_race_messages() {
+    let kind = ProtocolKind::Ring;
     let config = ModelConfig {
         timing: Timing::Asynchronous,
-        ..ModelConfig::default_for(ProtocolKind::Ring)
+        ..ModelConfig::default_for(kind)
     };
-    let result = check(ProtocolKind::Ring, config, bfs());
+    let result = check(kind, config, defaults(kind));
     assert!(!result.all_met());
     assert!(result
         .properties
         .iter()
         .any(|p| p.outcome == Outcome::Violated && p.trace.is_some()));
+}
+
+/// Timely timing on a reliable network, where a crashed node may recover.
+fn timely_recovery(nodes: usize, crashes: usize) -> ModelConfig {
+    ModelConfig {
+        nodes,
+        network: NetworkKind::Unordered,
+        lossy: false,
+        crashes,
+        recover: true,
+        timing: Timing::Timely,
+        max_term: 0,
+        max_in_flight: 10,
+        ..ModelConfig::default_for(ProtocolKind::BullyHalt)
+    }
+}
+
+#[test]
+fn the_halt_phase_keeps_one_leader_when_a_higher_node_recovers() {
+    let kind = ProtocolKind::BullyHalt;
+    let config = timely_recovery(3, 1);
+    let result = check(kind, config.clone(), defaults(kind));
+    assert!(result.exhaustive && !result.bound_hit, "{result:?}");
+    assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
+    assert_eq!(outcome(&result, "agreement"), &Outcome::Holds);
+    assert_eq!(
+        outcome(&result, "a leader is elected"),
+        &Outcome::ExampleFound
+    );
+    assert_eq!(
+        outcome(&result, "a new leader after the leader crashed"),
+        &Outcome::ExampleFound
+    );
+
+    // Without the halt phase, the recovered node coordinates at once.
+    let simple = check(ProtocolKind::Bully, config, defaults(ProtocolKind::Bully));
+    assert_eq!(outcome(&simple, "single leader"), &Outcome::Violated);
+}
+
+#[test]
+fn the_halt_phase_keeps_one_leader_on_four_nodes_with_two_crashes_that_stay_down() {
+    let kind = ProtocolKind::BullyHalt;
+    let config = ModelConfig {
+        recover: false,
+        ..timely_recovery(4, 2)
+    };
+    let result = check(kind, config, defaults(kind));
+    assert!(result.exhaustive && !result.bound_hit, "{result:?}");
+    assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
+    assert_eq!(outcome(&result, "agreement"), &Outcome::Holds);
+}
+
+#[test]
+fn the_halt_phase_with_two_crashes_and_recovery_keeps_one_leader_but_not_agreement() {
+    let kind = ProtocolKind::BullyHalt;
+    let result = check(kind, timely_recovery(3, 2), keep_going(kind));
+    assert!(result.exhaustive && !result.bound_hit, "{result:?}");
+    assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
+    assert_eq!(outcome(&result, "agreement"), &Outcome::Violated);
+}
+
+#[test]
+fn the_halt_phase_splits_brain_when_messages_are_lost_or_timers_race_them() {
+    let kind = ProtocolKind::BullyHalt;
+    for config in [
+        ModelConfig {
+            lossy: true,
+            ..timely_recovery(3, 1)
+        },
+        ModelConfig {
+            timing: Timing::Asynchronous,
+            ..timely_recovery(3, 1)
+        },
+    ] {
+        let result = check(kind, config.clone(), defaults(kind));
+        assert_eq!(
+            outcome(&result, "single leader"),
+            &Outcome::Violated,
+            "{}",
+            config.describe()
+        );
+    }
 }
 
 #[test]
@@ -234,13 +343,8 @@ fn an_initial_state_beyond_the_bound_is_an_error() {
         max_in_flight: 1,
         ..ModelConfig::default_for(ProtocolKind::Bully)
     };
-    let err = run::check(
-        ProtocolKind::Bully,
-        &config,
-        &bfs(),
-        &run::default_expectation,
-        &mut |_| {},
-    )
-    .expect_err("must refuse");
-    assert!(err.contains("--max-in-flight"), "{err}");
+    let job = Job::new(ProtocolKind::Bully, config, defaults(ProtocolKind::Bully));
+    let err = run::run_job(&job, &mut |_| {}).expect_err("must refuse");
+    assert_eq!(err, CheckError::InitialStateBeyondBound { in_flight: 9 });
+    assert!(err.to_string().contains("--max-in-flight"), "{err}");
 }

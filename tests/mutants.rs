@@ -1,17 +1,19 @@
-//! Seeded bugs are caught (only with `cargo test --features mutants`).
-#![cfg(feature = "mutants")]
+//! Seeded bugs are caught: a few of them, each against a small scenario of
+//! its own (the full set runs in `elect verify --mutants`).
 
-use elect::protocols::mutants;
-use elect::verification::run::{self, Expect, Job, Outcome};
+use elect::model::all_seeded_bugs;
+use elect::protocols::ProtocolKind;
+use elect::verification::run::{self, Job};
 use elect::verification::scenario::Scenario;
+use elect::verification::verdict::{Expect, Outcome};
 use std::path::Path;
 
-fn caught(mutation: &'static str, scenario: &str) -> String {
+fn caught(mutation: &str, scenario: &str) -> String {
     let scenario =
         Scenario::load(&Path::new("models").join(format!("{scenario}.toml"))).expect("load");
     let mut job = Job::from_scenario(&scenario);
     job.options.keep_going = false;
-    job.options.mutation = Some(mutation);
+    job.options.seeded_bug = Some(mutation.to_string());
     job.recoverability = false;
     let result = run::run_job(&job, &mut |_| {}).expect("run");
     result
@@ -23,23 +25,36 @@ fn caught(mutation: &'static str, scenario: &str) -> String {
 }
 
 #[test]
-fn every_seeded_bug_names_an_existing_scenario() {
-    for m in mutants::MUTANTS {
-        Scenario::load(&Path::new("models").join(format!("{}.toml", m.scenario))).expect(m.name);
+fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
+    let bugs = all_seeded_bugs();
+    assert_eq!(bugs.len(), 12);
+    for bug in &bugs {
+        let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
+            .expect(bug.name);
+        assert_eq!(scenario.protocol, bug.protocol, "{}", bug.name);
+        assert!(bug.name.starts_with(bug.protocol.name()), "{}", bug.name);
     }
+    let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
+    assert_eq!(raft.count(), 6);
+}
+
+#[test]
+fn an_unknown_seeded_bug_is_refused_with_the_names_there_are() {
+    let scenario = Scenario::load(Path::new("models/raft-3-partition.toml")).expect("load");
+    let mut job = Job::from_scenario(&scenario);
+    job.options.seeded_bug = Some("raft/typo".into());
+    let err = run::run_job(&job, &mut |_| {}).expect_err("unknown");
+    let text = err.to_string();
     assert!(
-        mutants::MUTANTS
-            .iter()
-            .filter(|m| m.protocol == elect::protocols::ProtocolKind::Raft)
-            .count()
-            >= 6
+        text.contains("raft/typo") && text.contains("raft/vote-twice"),
+        "{text}"
     );
 }
 
 #[test]
 fn a_double_vote_breaks_election_safety() {
     assert_eq!(
-        caught(mutants::RAFT_VOTE_TWICE, "raft-3-partition"),
+        caught("raft/vote-twice", "raft-3-partition"),
         "election safety"
     );
 }
@@ -47,7 +62,7 @@ fn a_double_vote_breaks_election_safety() {
 #[test]
 fn an_unsaved_vote_breaks_election_safety_after_a_crash() {
     assert_eq!(
-        caught(mutants::RAFT_VOTE_NOT_PERSISTED, "raft-3-ordered-reliable"),
+        caught("raft/vote-not-persisted", "raft-3-ordered-reliable"),
         "election safety"
     );
 }
@@ -57,14 +72,14 @@ const SPLIT_BRAIN: [&str; 3] = ["single leader", "agreement", "highest live id l
 #[test]
 fn a_silent_bully_splits_brain() {
     // Split brain breaks all three; which is found first depends on the search.
-    let by = caught(mutants::BULLY_NO_OK, "bully-3-ordered-crash-stop-timely");
+    let by = caught("bully/no-ok-reply", "bully-3-ordered-crash-stop-timely");
     assert!(SPLIT_BRAIN.contains(&by.as_str()), "{by}");
 }
 
 #[test]
 fn a_ring_that_elects_its_initiator_is_caught() {
     let by = caught(
-        mutants::RING_ELECT_INITIATOR,
+        "ring/initiator-elects-itself",
         "ring-3-ordered-crash-stop-timely",
     );
     assert!(SPLIT_BRAIN.contains(&by.as_str()), "{by}");

@@ -99,22 +99,28 @@ async fn a_cluster_with_injected_loss_still_elects_and_counts_the_faults() {
         .wait_for_agreed_leader(Duration::from_secs(20))
         .await
         .expect("a leader despite loss");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let report = cluster.status(leader).await.expect("status");
+    // Faults are drawn at random per message: wait until the leader has
+    // injected both kinds (a 10 % duplication can take a while to show on a
+    // few dozen heartbeats), then check the counters say so.
+    let counted = |r: &elect::runtime::admin::StatusReport, fault: &str| {
+        r.counters.injected.get(fault).copied().unwrap_or(0) > 0
+    };
+    let mut report = cluster.status(leader).await.expect("status");
+    for _ in 0..100 {
+        if counted(&report, "drop") && counted(&report, "dup") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        report = cluster.status(leader).await.expect("status");
+    }
     assert!(
         report.faults.starts_with("drop=0.2,dup=0.1"),
         "{}",
         report.faults
     );
     let injected = &report.counters.injected;
-    assert!(
-        injected.get("drop").copied().unwrap_or(0) > 0,
-        "{injected:?}"
-    );
-    assert!(
-        injected.get("dup").copied().unwrap_or(0) > 0,
-        "{injected:?}"
-    );
+    assert!(counted(&report, "drop"), "{injected:?}");
+    assert!(counted(&report, "dup"), "{injected:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,10 +393,13 @@ fn storage_survives_sigkill_in_the_middle_of_saves() {
             .args([
                 "--data-dir",
                 &data.display().to_string(),
-                "--heartbeat-ms",
+                // As fast as the timer order reply < heartbeat < election allows.
+                "--reply-ms",
                 "1",
+                "--heartbeat-ms",
+                "2",
                 "--election-timeout-ms",
-                "2..4",
+                "3..5",
             ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

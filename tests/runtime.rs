@@ -343,7 +343,7 @@ fn a_node_runs_from_a_config_file_and_answers_elect_status() {
     std::fs::write(
         &config,
         format!(
-            "protocol = \"bully\"\nid = 0\npeers = [\"127.0.0.1:{port}\"]\ndata_dir = \"{}\"\nheartbeat_ms = 20\nelection_timeout_ms = \"200..400\"\ncluster_id = \"from-file\"\n",
+            "protocol = \"bully\"\nid = 0\npeers = [\"127.0.0.1:{port}\"]\ndata_dir = \"{}\"\nheartbeat_ms = 20\nreply_ms = 10\nelection_timeout_ms = \"200..400\"\ncluster_id = \"from-file\"\n",
             dir.path().join("data").display()
         ),
     )

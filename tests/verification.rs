@@ -3,8 +3,9 @@
 
 use elect::model::{ModelConfig, NetworkKind, Timing};
 use elect::protocols::ProtocolKind;
-use elect::verification::run::{self, CheckOptions, Job, Kind, Outcome};
+use elect::verification::run::{self, Job};
 use elect::verification::scenario::Scenario;
+use elect::verification::verdict::{CheckOptions, Expect, Kind, Outcome};
 use std::path::Path;
 use std::process::Command;
 
@@ -134,21 +135,15 @@ fn stabilisation_after_gst_is_a_checked_safety_property() {
     };
     // Two steps after GST are too few for any re-election: the checker must
     // produce a trace through the GST step.
-    let expect = |name: &str| {
-        Some(if name == "stable leader after GST" {
-            run::Expect::Holds
-        } else {
-            run::Expect::Violated
-        })
-    };
-    let result = run::check(
+    let mut job = Job::new(
         ProtocolKind::Bully,
-        &config,
-        &CheckOptions::default(),
-        &expect,
-        &mut |_| {},
-    )
-    .expect("checkable");
+        config,
+        CheckOptions::defaults_for(ProtocolKind::Bully),
+    );
+    for other in ["single leader", "agreement", "highest live id leads"] {
+        job.expect.insert(other.into(), Expect::Violated);
+    }
+    let result = run::run_job(&job, &mut |_| {}).expect("checkable");
     assert_eq!(
         outcome(&result, "stable leader after GST"),
         Outcome::Violated
@@ -270,14 +265,4 @@ fn elect_verify_writes_the_report_and_fails_on_a_wrong_expectation() {
     let report =
         std::fs::read_to_string(out_dir.path().join("wrong/report.md")).expect("report.md");
     assert!(report.contains("✗ UNEXPECTED"), "{report}");
-}
-
-#[test]
-fn verify_mutants_needs_the_feature() {
-    if cfg!(feature = "mutants") {
-        return;
-    }
-    let out = elect(&["verify", "--mutants", "--no-write"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--features mutants"));
 }

@@ -3,7 +3,9 @@
 mod chaos;
 mod check;
 mod cluster;
+mod explore;
 mod fleet;
+mod model_args;
 mod node;
 mod sim;
 mod verify;
@@ -30,13 +32,13 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Model-check a protocol: safety, sanity examples and (incomplete) liveness.
-    #[command(after_help = CHECK_HELP)]
+    #[command(after_help = check::help())]
     Check(check::CheckArgs),
     /// Check every scenario in models/ and write the verification report.
     #[command(after_help = VERIFY_HELP)]
     Verify(verify::VerifyArgs),
     /// Serve Stateright Explorer, a web UI to browse a protocol's states.
-    Explore(check::ExploreArgs),
+    Explore(explore::ExploreArgs),
     /// Run one node over UDP until SIGINT or SIGTERM.
     #[command(after_help = NODE_HELP)]
     Node(node::NodeArgs),
@@ -125,24 +127,6 @@ Examples:
   elect cluster --protocol raft --nodes 5
   elect cluster --protocol bully --nodes 5 --kill-leader-every 5";
 
-const CHECK_HELP: &str = "\
-Defaults (flags override them one by one):
-  raft   3 nodes, lossy unordered network, 1 crash with recovery, asynchronous timing,
-         terms <= 2, <= 5 messages in flight; dfs with symmetry reduction
-  bully  4 nodes, reliable unordered network, 2 crashes (crash-stop), timely timing,
-         <= 20 messages in flight (never reached: the complete graph is explored); bfs
-  ring   as bully, <= 10 messages in flight (never reached)
-
-Exit status: 0 when every property meets its expectation, 1 when one does not,
-2 for bad arguments.
-
-Examples:
-  elect check raft
-  elect check raft --nodes 4 --max-term 2 --crashes 0
-  elect check bully --timing asynchronous     # split brain: a counterexample, exit 1
-  elect check ring --lossy                    # split brain through a lost ack
-  elect check bully --recover                 # a recovering higher node coordinates too early";
-
 /// Why a command did not succeed, and the exit status it maps to.
 #[derive(Debug)]
 pub enum Failure {
@@ -161,7 +145,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::check(args),
         Command::Verify(args) => verify::verify(args),
-        Command::Explore(args) => check::explore(args),
+        Command::Explore(args) => explore::explore(args),
         Command::Node(args) => node::node(args),
         Command::Status(args) => node::status(args),
         Command::Fault(args) => node::fault(args),

@@ -62,7 +62,7 @@ fn yes() -> bool {
 }
 
 fn default_stabilize_within() -> usize {
-    30
+    ModelConfig::DEFAULT_STABILIZE_WITHIN
 }
 
 /// One checked configuration: the cluster and the faults it may suffer.
@@ -104,41 +104,127 @@ pub struct ModelConfig {
     pub max_in_flight: usize,
 }
 
+/// A configuration that cannot be checked. The message names the setting
+/// either as a scenario file's key or as a command-line flag
+/// ([`ConfigError::message`]); `Display` uses the keys.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message(Naming::Keys))]
+pub enum ConfigError {
+    /// The number of nodes is outside what can be checked.
+    NodesOutOfRange {
+        /// The number given.
+        got: usize,
+    },
+    /// More crashes than nodes.
+    CrashesExceedNodes {
+        /// The crash budget.
+        crashes: usize,
+        /// The number of nodes.
+        nodes: usize,
+    },
+    /// Recovery without a crash budget.
+    RecoverWithoutCrashes,
+    /// Timely timing on a network that never consumes a message.
+    TimelyOnDuplicatingNetwork,
+    /// A cap of zero messages in flight.
+    NoMessageInFlight,
+    /// Partitions of a one-node cluster.
+    PartitionsNeedTwoNodes,
+    /// A stabilisation bound of zero steps.
+    ZeroStabilizeWithin,
+}
+
+/// How an error names a setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// As a scenario file's key: `max_in_flight`.
+    Keys,
+    /// As a command-line flag: `--max-in-flight`.
+    Flags,
+}
+
+impl Naming {
+    fn name(self, key: &str) -> String {
+        match self {
+            Naming::Keys => key.to_string(),
+            Naming::Flags => format!("--{}", key.replace('_', "-")),
+        }
+    }
+}
+
+impl ConfigError {
+    /// The problem in words, naming settings as `naming` says.
+    pub fn message(&self, naming: Naming) -> String {
+        let n = |key: &str| naming.name(key);
+        match self {
+            ConfigError::NodesOutOfRange { got } => {
+                format!("{} must be between 1 and 9 (got {got})", n("nodes"))
+            }
+            ConfigError::CrashesExceedNodes { crashes, nodes } => format!(
+                "{} {crashes} exceeds the number of nodes ({nodes})",
+                n("crashes")
+            ),
+            ConfigError::RecoverWithoutCrashes => format!(
+                "{} needs a crash budget ({} 1 or more)",
+                n("recover"),
+                n("crashes")
+            ),
+            ConfigError::TimelyOnDuplicatingNetwork => format!(
+                "timely timing (and GST) needs a network that consumes delivered messages \
+                 ({} ordered or unordered): on a duplicating network a message stays in \
+                 flight for ever, so no timer could fire",
+                n("network")
+            ),
+            ConfigError::NoMessageInFlight => {
+                format!("{} must be at least 1", n("max_in_flight"))
+            }
+            ConfigError::PartitionsNeedTwoNodes => {
+                format!("{} needs at least 2 nodes", n("partitions"))
+            }
+            ConfigError::ZeroStabilizeWithin => {
+                format!("{} must be at least 1 step", n("stabilize_within"))
+            }
+        }
+    }
+}
+
 impl ModelConfig {
-    /// Checks the combination makes sense; the message names the problem.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Steps after GST within which a stable leader must exist, unless the
+    /// configuration says otherwise.
+    pub const DEFAULT_STABILIZE_WITHIN: usize = 30;
+
+    /// The configuration `elect check <protocol>` uses when no flag changes
+    /// it (see [`super::Modelled::default_model`]).
+    pub fn default_for(kind: ProtocolKind) -> ModelConfig {
+        crate::with_protocol!(kind, P => <P as super::Modelled>::default_model())
+    }
+
+    /// Checks the combination makes sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.nodes == 0 || self.nodes > 9 {
-            return Err(format!(
-                "--nodes must be between 1 and 9 (got {})",
-                self.nodes
-            ));
+            return Err(ConfigError::NodesOutOfRange { got: self.nodes });
         }
         if self.crashes > self.nodes {
-            return Err(format!(
-                "--crashes {} exceeds the number of nodes ({})",
-                self.crashes, self.nodes
-            ));
+            return Err(ConfigError::CrashesExceedNodes {
+                crashes: self.crashes,
+                nodes: self.nodes,
+            });
         }
         if self.recover && self.crashes == 0 {
-            return Err("--recover needs a crash budget (--crashes 1 or more)".into());
+            return Err(ConfigError::RecoverWithoutCrashes);
         }
         let timely_somewhere = self.timing == Timing::Timely || self.gst;
         if timely_somewhere && self.network == NetworkKind::Duplicating {
-            return Err(
-                "timely timing (and GST) needs a network that consumes delivered messages \
-                 (--network ordered or unordered): on a duplicating network a message \
-                 stays in flight for ever, so no timer could fire"
-                    .into(),
-            );
+            return Err(ConfigError::TimelyOnDuplicatingNetwork);
         }
         if self.max_in_flight == 0 {
-            return Err("--max-in-flight must be at least 1".into());
+            return Err(ConfigError::NoMessageInFlight);
         }
         if self.partitions > 0 && self.nodes < 2 {
-            return Err("--partitions needs at least 2 nodes".into());
+            return Err(ConfigError::PartitionsNeedTwoNodes);
         }
         if self.gst && self.stabilize_within == 0 {
-            return Err("--stabilize-within must be at least 1 step".into());
+            return Err(ConfigError::ZeroStabilizeWithin);
         }
         Ok(())
     }
@@ -176,63 +262,6 @@ impl ModelConfig {
         parts.push(format!("≤{} messages in flight", self.max_in_flight));
         parts.push(format!("terms ≤{}", self.max_term));
         parts.join(", ")
-    }
-
-    fn seed_default() -> ModelConfig {
-        ModelConfig {
-            nodes: 4,
-            network: NetworkKind::Unordered,
-            lossy: false,
-            crashes: 2,
-            recover: false,
-            persist: true,
-            partitions: 0,
-            timing: Timing::Timely,
-            gst: false,
-            stabilize_within: default_stabilize_within(),
-            max_term: 0,
-            max_in_flight: 10,
-        }
-    }
-
-    /// The configuration `elect check <protocol>` uses when no flag changes it:
-    /// the strongest fault model under which the protocol's safety claims
-    /// hold, with at least one crash.
-    pub fn default_for(kind: ProtocolKind) -> ModelConfig {
-        match kind {
-            // Raft's election safety needs no timing or delivery assumption.
-            ProtocolKind::Raft => ModelConfig {
-                nodes: 3,
-                lossy: true,
-                crashes: 1,
-                recover: true,
-                timing: Timing::Asynchronous,
-                max_term: 2,
-                max_in_flight: 5,
-                ..Self::seed_default()
-            },
-            // The seed's Bully and Ring are safe only on a reliable network
-            // with timely timers and crash-stop failures. Under timely timing
-            // a heartbeat fires only once the network is quiet, so these
-            // in-flight caps are never reached: the whole reachable graph is
-            // explored.
-            ProtocolKind::Bully => ModelConfig {
-                max_in_flight: 20,
-                ..Self::seed_default()
-            },
-            ProtocolKind::Ring => ModelConfig {
-                max_in_flight: 10,
-                ..Self::seed_default()
-            },
-            // Garcia-Molina's halt phase makes Bully safe with recovery too.
-            ProtocolKind::BullyHalt => ModelConfig {
-                nodes: 3,
-                crashes: 1,
-                recover: true,
-                max_in_flight: 12,
-                ..Self::seed_default()
-            },
-        }
     }
 }
 

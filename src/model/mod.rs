@@ -8,15 +8,20 @@
 //! finite, and the *timely* timing assumption, which filters the enabled
 //! actions.
 
+pub mod claims;
 mod config;
 pub mod properties;
+pub mod seeded;
 mod system;
 
-pub use config::{ModelConfig, NetworkKind, Timing};
+pub use claims::Modelled;
+pub use config::{ConfigError, ModelConfig, Naming, NetworkKind, Timing};
+pub use seeded::{BugInfo, ModelNode, SeededBug};
 pub use system::{describe_action, describe_partition, in_flight, Action, Env, Step, System};
 
 use crate::leadership::{Leadership, Role};
-use crate::protocols::{Cluster, Protocol, Timeouts, TimerRole};
+use crate::protocols::{Cluster, ProtocolKind, Timeouts, TimerRole};
+use seeded::Tamper;
 use stateright::actor::{
     ActorModel, ActorModelAction, ActorModelState, Envelope, Id, LossyNetwork, Network,
 };
@@ -24,9 +29,31 @@ use stateright::{Model, Property};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// A seeded bug name that names no bug of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{protocol} has no seeded bug '{name}' (it has: {known})")]
+pub struct UnknownBug {
+    /// The protocol.
+    pub protocol: ProtocolKind,
+    /// The name asked for.
+    pub name: String,
+    /// The names it has.
+    pub known: String,
+}
+
+/// Every seeded bug of every protocol, in the order of [`ProtocolKind::ALL`].
+pub fn all_seeded_bugs() -> Vec<BugInfo> {
+    ProtocolKind::ALL
+        .into_iter()
+        .flat_map(|kind| {
+            crate::with_protocol!(kind, P => <P as Modelled>::seeded_bugs().iter().map(SeededBug::info).collect::<Vec<_>>())
+        })
+        .collect()
+}
+
 /// A protocol's cluster in a fault environment, ready for the checker.
-pub struct ElectionModel<P: Protocol> {
-    inner: ActorModel<P, (), Env>,
+pub struct ElectionModel<P: Modelled> {
+    inner: ActorModel<ModelNode<P>, (), Env>,
     pub config: ModelConfig,
     properties: Vec<Property<ElectionModel<P>>>,
     /// Every way to split the nodes into two non-empty sides.
@@ -36,31 +63,37 @@ pub struct ElectionModel<P: Protocol> {
     bound_hit: Arc<AtomicBool>,
 }
 
-impl<P: Protocol> ElectionModel<P> {
-    /// The protocol's own properties plus the common ones that make sense
-    /// for this configuration (see [`properties::common`]).
+impl<P: Modelled> ElectionModel<P> {
+    /// The protocol's own claims plus the common properties that make sense
+    /// for this configuration (see [`properties::common`]), every node
+    /// running the protocol as written.
     pub fn new(config: ModelConfig) -> Self {
-        let cluster = Cluster::new(config.nodes, Timeouts::default());
-        Self::with_cluster(config, cluster)
+        Self::build(config, None)
     }
 
-    /// As [`ElectionModel::new`], every node carrying the seeded bug
-    /// `mutation` (which takes effect only with the `mutants` feature).
-    pub fn with_mutation(config: ModelConfig, mutation: Option<&'static str>) -> Self {
-        #[cfg_attr(not(feature = "mutants"), allow(unused_mut))]
-        let mut cluster = Cluster::new(config.nodes, Timeouts::default());
-        #[cfg(feature = "mutants")]
-        {
-            cluster.mutation = mutation;
+    /// As [`ElectionModel::new`], every node carrying the seeded bug named
+    /// `bug` (see [`seeded`]), or none.
+    pub fn with_bug(config: ModelConfig, bug: Option<&str>) -> Result<Self, UnknownBug> {
+        let Some(name) = bug else {
+            return Ok(Self::new(config));
+        };
+        let bugs = P::seeded_bugs();
+        match bugs.iter().find(|b| b.name == name) {
+            Some(bug) => Ok(Self::build(config, Some(bug.tamper.clone()))),
+            None => Err(UnknownBug {
+                protocol: P::KIND,
+                name: name.to_string(),
+                known: bugs.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+            }),
         }
-        #[cfg(not(feature = "mutants"))]
-        let _ = mutation;
-        Self::with_cluster(config, cluster)
     }
 
-    /// As [`ElectionModel::new`], with every node built from `cluster`.
-    pub fn with_cluster(config: ModelConfig, cluster: Cluster) -> Self {
-        let mut properties = P::properties();
+    fn build(config: ModelConfig, tamper: Option<Tamper<P>>) -> Self {
+        let mut cluster = Cluster::new(config.nodes, Timeouts::default());
+        if let Some(Tamper::Deviation(deviation)) = &tamper {
+            cluster.deviation = Some(*deviation);
+        }
+        let mut properties = P::claims();
         properties.extend(properties::common::<P>(&config));
         let network = match config.network {
             NetworkKind::Ordered => Network::new_ordered([]),
@@ -68,7 +101,9 @@ impl<P: Protocol> ElectionModel<P> {
             NetworkKind::Duplicating => Network::new_unordered_duplicating([]),
         };
         let inner = ActorModel::new((), Env::default())
-            .actors((0..config.nodes).map(|_| P::new(cluster.clone())))
+            .actors(
+                (0..config.nodes).map(|_| ModelNode::new(P::new(cluster.clone()), tamper.clone())),
+            )
             .init_network(network)
             .lossy_network(if config.lossy {
                 LossyNetwork::Yes
@@ -93,19 +128,18 @@ impl<P: Protocol> ElectionModel<P> {
         }
     }
 
-    /// An error naming the bound to raise when the initial state itself lies
-    /// outside the bounds (nothing could be checked).
-    pub fn check_initial_state_within_bounds(&self) -> Result<(), String> {
-        for state in self.init_states() {
-            if state.in_flight() > self.config.max_in_flight {
-                return Err(format!(
-                    "the initial state already has {} messages in flight: raise --max-in-flight to at least {}",
-                    state.in_flight(),
-                    state.in_flight()
-                ));
-            }
-        }
-        Ok(())
+    /// The protocol node `id` runs.
+    fn protocol(&self, id: usize) -> &P {
+        self.inner.actors[id].protocol()
+    }
+
+    /// The number of messages in flight in an initial state that already
+    /// exceeds the cap, if one does: then nothing at all could be checked.
+    pub fn initial_state_beyond_bounds(&self) -> Option<usize> {
+        self.init_states()
+            .iter()
+            .map(System::in_flight)
+            .find(|&n| n > self.config.max_in_flight)
     }
 
     /// Whether any state was cut off by the term or in-flight bound.
@@ -153,7 +187,7 @@ impl<P: Protocol> ElectionModel<P> {
     ///   watch, so it cannot expire; nothing else restarts it.
     fn shorter_timer_armed(&self, state: &System<P>, id: Id, timer: &P::Timer) -> bool {
         let me = usize::from(id);
-        let actor = &self.inner.actors[me];
+        let actor = self.protocol(me);
         let earliest = actor.timer_range(timer).start;
         let heartbeats_arrive = !self.config.lossy || state.env().after_gst();
         let watched_leader = (actor.timer_role(timer) == TimerRole::WatchesLeader)
@@ -166,8 +200,8 @@ impl<P: Protocol> ElectionModel<P> {
                 return false;
             }
             timers.iter().any(|t| {
-                let shorter = self.inner.actors[i].timer_range(t).end < earliest;
-                let relevant = match self.inner.actors[i].timer_role(t) {
+                let shorter = self.protocol(i).timer_range(t).end < earliest;
+                let relevant = match self.protocol(i).timer_role(t) {
                     TimerRole::Heartbeat => other == id || watched_leader == Some(other),
                     TimerRole::WatchesLeader | TimerRole::Other => true,
                 };
@@ -183,19 +217,17 @@ impl<P: Protocol> ElectionModel<P> {
     /// rule out, since the longer timer expires after a bounded number of
     /// heartbeats.
     fn heartbeat_must_wait(&self, state: &System<P>, id: Id, timer: &P::Timer) -> bool {
-        if self.inner.actors[usize::from(id)].timer_role(timer) != TimerRole::Heartbeat {
+        if self.protocol(usize::from(id)).timer_role(timer) != TimerRole::Heartbeat {
             return false;
         }
         state.0.timers_set.iter().enumerate().any(|(i, timers)| {
             let node = Id::from(i);
             state.is_live(node)
-                && timers
-                    .iter()
-                    .any(|t| match self.inner.actors[i].timer_role(t) {
-                        TimerRole::Heartbeat => false,
-                        TimerRole::WatchesLeader => state.0.actor_states[i].leader() != Some(id),
-                        TimerRole::Other => true,
-                    })
+                && timers.iter().any(|t| match self.protocol(i).timer_role(t) {
+                    TimerRole::Heartbeat => false,
+                    TimerRole::WatchesLeader => state.0.actor_states[i].leader() != Some(id),
+                    TimerRole::Other => true,
+                })
         })
     }
 
@@ -208,7 +240,7 @@ impl<P: Protocol> ElectionModel<P> {
     }
 
     /// Applies the environment's bookkeeping after a step.
-    fn settle(&self, state: &mut ActorModelState<P, Env>, counts_after_gst: bool) {
+    fn settle(&self, state: &mut ActorModelState<ModelNode<P>, Env>, counts_after_gst: bool) {
         let env = &mut state.history;
         if counts_after_gst {
             if let Some(steps) = env.since_gst.as_mut() {
@@ -245,7 +277,7 @@ impl<P: Protocol> ElectionModel<P> {
     }
 }
 
-impl<P: Protocol> Model for ElectionModel<P> {
+impl<P: Modelled> Model for ElectionModel<P> {
     type State = System<P>;
     type Action = Action<P>;
 

@@ -5,9 +5,9 @@
 //! "Live" means not crashed. A crashed node's last state stays visible in the
 //! model but never counts as acting: a dead leader leads nothing.
 
+use super::Modelled;
 use super::{ElectionModel, ModelConfig, System};
 use crate::leadership::{Leadership, Role};
-use crate::protocols::Protocol;
 use stateright::actor::Id;
 use stateright::Property;
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 /// - `stable leader after GST` (always, when the model has a GST step):
 ///   at most `stabilize_within` steps after GST, and at every step after
 ///   that, exactly one live node leads and every live node knows it.
-pub fn common<P: Protocol>(config: &ModelConfig) -> Vec<Property<ElectionModel<P>>> {
+pub fn common<P: Modelled>(config: &ModelConfig) -> Vec<Property<ElectionModel<P>>> {
     let mut properties = vec![Property::sometimes(
         "a leader is elected",
         leader_elected::<P>,
@@ -48,7 +48,7 @@ pub fn common<P: Protocol>(config: &ModelConfig) -> Vec<Property<ElectionModel<P
 }
 
 /// Live nodes that currently act as leader.
-pub fn live_leaders<P: Protocol>(state: &System<P>) -> impl Iterator<Item = Id> + '_ {
+pub fn live_leaders<P: Modelled>(state: &System<P>) -> impl Iterator<Item = Id> + '_ {
     state
         .live()
         .filter(|(_, s)| s.role() == Role::Leader)
@@ -57,7 +57,7 @@ pub fn live_leaders<P: Protocol>(state: &System<P>) -> impl Iterator<Item = Id> 
 
 /// Election safety: no two nodes were ever leader in the same term, over the
 /// whole execution recorded so far (see [`super::Env::leaders`]).
-pub fn one_leader_per_term<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn one_leader_per_term<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     let mut by_term: BTreeMap<u64, Id> = BTreeMap::new();
     state
         .env()
@@ -68,12 +68,12 @@ pub fn one_leader_per_term<P: Protocol>(_: &ElectionModel<P>, state: &System<P>)
 
 /// Term adoption: no node ever kept a term below that of a message it
 /// received (see [`super::Env::ignored_higher_term`]).
-pub fn adopts_received_terms<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn adopts_received_terms<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     !state.env().ignored_higher_term
 }
 
 /// No split brain: at most one live node acts as leader at any moment.
-pub fn single_live_leader<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn single_live_leader<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     live_leaders(state).nth(1).is_none()
 }
 
@@ -81,7 +81,7 @@ pub fn single_live_leader<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) 
 /// leader known) and believe in a live leader all believe in the same one. A
 /// node still loyal to a crashed leader has not yet noticed the crash; that
 /// is not disagreement.
-pub fn settled_nodes_agree<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn settled_nodes_agree<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     let mut believed = state
         .live()
         .filter(|(_, s)| s.has_settled())
@@ -97,7 +97,7 @@ pub fn settled_nodes_agree<P: Protocol>(_: &ElectionModel<P>, state: &System<P>)
 /// that is still active becomes the coordinator": live nodes that have
 /// finished an election and believe in a live leader believe in the highest
 /// live id. (A node still loyal to a crashed leader has not noticed yet.)
-pub fn highest_live_id_leads<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn highest_live_id_leads<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     let Some(highest) = state.live().map(|(id, _)| id).max() else {
         return true;
     };
@@ -110,14 +110,14 @@ pub fn highest_live_id_leads<P: Protocol>(_: &ElectionModel<P>, state: &System<P
 }
 
 /// Sanity: some live node acts as leader.
-pub fn leader_elected<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn leader_elected<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     live_leaders(state).next().is_some()
 }
 
 /// Sanity: a node that was leader when it crashed is down, and another node
 /// now leads — in a later term, for protocols with terms (a stale leader of
 /// an older term does not count as re-elected).
-pub fn reelected_after_crash<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn reelected_after_crash<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     state
         .nodes()
         .filter(|(_, s, crashed)| *crashed && s.role() == Role::Leader)
@@ -134,7 +134,7 @@ pub fn reelected_after_crash<P: Protocol>(_: &ElectionModel<P>, state: &System<P
 
 /// The goal of an election: exactly one live node leads, and every live node
 /// has settled on it.
-pub fn one_leader_known_to_all<P: Protocol>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn one_leader_known_to_all<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
     let mut leaders = live_leaders(state);
     match (leaders.next(), leaders.next()) {
         (Some(leader), None) => state
@@ -147,7 +147,7 @@ pub fn one_leader_known_to_all<P: Protocol>(_: &ElectionModel<P>, state: &System
 /// Stabilisation: once `stabilize_within` steps have passed since GST, one
 /// leader is known to all live nodes (and, since this is checked in every
 /// later state, it stays so).
-pub fn stable_after_gst<P: Protocol>(model: &ElectionModel<P>, state: &System<P>) -> bool {
+pub fn stable_after_gst<P: Modelled>(model: &ElectionModel<P>, state: &System<P>) -> bool {
     match state.env().since_gst {
         Some(steps) if steps >= model.config.stabilize_within => {
             one_leader_known_to_all(model, state)

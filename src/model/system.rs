@@ -1,5 +1,6 @@
 //! The state of a whole modelled system, and the steps between states.
 
+use super::ModelNode;
 use crate::leadership::{node_name, Leadership, Role};
 use crate::protocols::Protocol;
 use serde::Serialize;
@@ -100,7 +101,7 @@ pub type Action<P> = Step<<P as Actor>::Msg, <P as Actor>::Timer, <P as Actor>::
 /// A state of the whole system: every node, the network, the timers and the
 /// environment. A thin wrapper around Stateright's state whose `Debug` output
 /// is a legible per-node table (the Explorer shows states with it).
-pub struct System<P: Protocol>(pub ActorModelState<P, Env>);
+pub struct System<P: Protocol>(pub ActorModelState<ModelNode<P>, Env>);
 
 impl<P: Protocol> System<P> {
     /// Each node's id, state and whether it is crashed. A crashed node's last
@@ -153,14 +154,7 @@ impl<P: Protocol> Hash for System<P> {
     }
 }
 
-impl<P> Representative for System<P>
-where
-    P: Protocol,
-    P::Msg: Rewrite<Id>,
-    P::State: Rewrite<Id>,
-    P::Random: Rewrite<Id>,
-    P::Storage: Rewrite<Id>,
-{
+impl<P: Protocol> Representative for System<P> {
     fn representative(&self) -> Self {
         System(self.0.representative())
     }

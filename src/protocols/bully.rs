@@ -15,13 +15,11 @@
 //! Nothing is persisted: the algorithm has no state worth keeping across a
 //! crash, and a recovering node simply holds an election.
 
-use super::mutants::*;
 use super::{arm, Cluster, MaybeId, Protocol, ProtocolKind, TimerRole};
 use crate::leadership::{Leadership, Role};
-use crate::model::{properties, ElectionModel};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
-use stateright::Property;
+use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
@@ -29,6 +27,7 @@ use std::time::Duration;
 
 // ---------------------------------------------------------------- messages
 
+/// What Bully nodes say to each other.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BullyMsg {
     /// "I am holding an election": sent to every higher id.
@@ -39,6 +38,7 @@ pub enum BullyMsg {
     Coordinator,
 }
 
+/// The timers a Bully node arms, one per role.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BullyTimer {
     /// Coordinator: time to announce itself again.
@@ -53,6 +53,7 @@ pub enum BullyTimer {
 
 // ------------------------------------------------------------------- state
 
+/// Where a Bully node stands in the election.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BullyRole {
     /// Knows a coordinator and watches it.
@@ -65,8 +66,10 @@ pub enum BullyRole {
     Coordinator,
 }
 
+/// A Bully node's state.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BullyState {
+    /// Where the node stands in the election.
     pub role: BullyRole,
     /// The coordinator this node follows (itself when coordinator); none
     /// while an election is under way.
@@ -75,6 +78,7 @@ pub struct BullyState {
 
 // ---------------------------------------------------------------- handlers
 
+/// The Bully node program: its cluster's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Bully {
     cluster: Cluster,
@@ -154,22 +158,12 @@ impl Actor for Bully {
         msg: BullyMsg,
         o: &mut Out<Self>,
     ) {
-        // Every delivery consumes its message, even one that changes nothing.
-        let state = state.to_mut();
         match msg {
             BullyMsg::Election => {
                 if src > me {
                     return; // only lower nodes send ELECTION to us
                 }
-                if state.role == BullyRole::Coordinator
-                    && self.cluster.mutated(BULLY_COORDINATOR_SILENT)
-                {
-                    return;
-                }
-                let silent = self.cluster.mutated(BULLY_NO_OK);
-                if !silent {
-                    o.send(src, BullyMsg::Ok);
-                }
+                o.send(src, BullyMsg::Ok);
                 match state.role {
                     // "Q sends OK back to P and starts its own election." A
                     // node still waiting for a winner's COORDINATOR starts
@@ -182,7 +176,9 @@ impl Actor for Bully {
                     // dead coordinator while node 0 challenges it, gets its
                     // OK and times out again, forever (equal timeouts fire in
                     // any order in the model, as they may on a loaded host).
-                    BullyRole::Follower | BullyRole::Waiting => self.hold_election(me, state, o),
+                    BullyRole::Follower | BullyRole::Waiting => {
+                        self.hold_election(me, state.to_mut(), o)
+                    }
                     // Already the coordinator: remind the challenger.
                     BullyRole::Coordinator => o.send(src, BullyMsg::Coordinator),
                     // Already challenging the higher nodes.
@@ -190,12 +186,9 @@ impl Actor for Bully {
                 }
             }
             BullyMsg::Ok => {
-                if state.role == BullyRole::Electing
-                    && src > me
-                    && !self.cluster.mutated(BULLY_IGNORE_OK)
-                {
+                if state.role == BullyRole::Electing && src > me {
                     self.stop_timers(o);
-                    state.role = BullyRole::Waiting;
+                    state.to_mut().role = BullyRole::Waiting;
                     arm(self, o, BullyTimer::CoordinatorTimeout);
                 }
             }
@@ -205,12 +198,12 @@ impl Actor for Bully {
                         // A heartbeat from the coordinator we follow.
                         arm(self, o, BullyTimer::LeaderTimeout);
                     } else {
-                        self.follow(src, state, o);
+                        self.follow(src, state.to_mut(), o);
                     }
                 } else if state.role != BullyRole::Electing {
                     // A lower node claims to coordinate: bully it (while
                     // electing, the answer timeout settles it anyway).
-                    self.hold_election(me, state, o);
+                    self.hold_election(me, state.to_mut(), o);
                 }
             }
         }
@@ -269,10 +262,6 @@ impl Protocol for Bully {
         }
     }
 
-    fn properties() -> Vec<Property<ElectionModel<Self>>> {
-        properties_list()
-    }
-
     fn message_kind(msg: &BullyMsg) -> &'static str {
         match msg {
             BullyMsg::Election => "Election",
@@ -311,65 +300,32 @@ impl fmt::Debug for BullyState {
     }
 }
 
-// -------------------------------------------------------------- properties
+// Relabelling node ids, for the checker's state representation. Bully is
+// not symmetric (its behaviour depends on the order of ids), so the checker
+// never uses this to merge states; it only has to be a correct relabelling.
+impl Rewrite<Id> for BullyState {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        BullyState {
+            role: self.role,
+            coordinator: self.coordinator.rewrite(plan),
+        }
+    }
+}
 
-/// The properties checked for Bully.
-///
-/// - `single leader` (always): at most one live node acts as coordinator.
-/// - `agreement` (always): live nodes that have finished an election and
-///   follow a live coordinator all follow the same one.
-///
-/// Both hold when the network is reliable (no loss), timing is timely (a
-/// timeout fires only when no message is in flight) and crashed nodes stay
-/// down (crash-stop). They fail — split brain — when a timeout can fire while
-/// an OK is still in flight (asynchronous timing), when an OK can be lost, and
-/// when a higher node recovers: it wins at once and coordinates while the old
-/// coordinator has not yet heard of it. The checker prints each of these
-/// counterexamples.
-///
-/// The sanity and liveness properties every protocol shares are in
-/// [`properties::common`].
-fn properties_list() -> Vec<Property<ElectionModel<Bully>>> {
-    vec![
-        Property::always("single leader", properties::single_live_leader::<Bully>),
-        Property::always("agreement", properties::settled_nodes_agree::<Bully>),
-        Property::always(
-            "highest live id leads",
-            properties::highest_live_id_leads::<Bully>,
-        ),
-    ]
+impl Rewrite<Id> for BullyMsg {
+    fn rewrite<S>(&self, _plan: &RewritePlan<Id, S>) -> Self {
+        self.clone()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocols::testkit::{deliver, fire, lines, start};
     use crate::protocols::Timeouts;
-    use stateright::actor::Command;
 
     fn bully(n: usize) -> Bully {
         Bully::new(Cluster::new(n, Timeouts::default()))
-    }
-
-    fn deliver(
-        node: &Bully,
-        me: usize,
-        state: BullyState,
-        src: usize,
-        msg: BullyMsg,
-    ) -> (BullyState, Vec<(usize, BullyMsg)>) {
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
-        node.on_msg(Id::from(me), &mut cow, Id::from(src), msg, &mut o);
-        (cow.into_owned(), sends(&o))
-    }
-
-    fn sends(o: &Out<Bully>) -> Vec<(usize, BullyMsg)> {
-        o.iter()
-            .filter_map(|c| match c {
-                Command::Send(dst, m) => Some((usize::from(*dst), m.clone())),
-                _ => None,
-            })
-            .collect()
     }
 
     fn follower_of(c: usize) -> BullyState {
@@ -379,117 +335,161 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_election_from_a_higher_node_is_ignored() {
-        // Only lower nodes challenge; no correct node sends this.
-        let node = bully(4);
-        let (state, sent) = deliver(&node, 1, follower_of(3), 2, BullyMsg::Election);
-        assert_eq!(state, follower_of(3));
-        assert!(sent.is_empty());
+    fn in_role(role: BullyRole) -> BullyState {
+        BullyState {
+            role,
+            coordinator: None,
+        }
+    }
+
+    /// What every change of role begins with: each role owns one timer.
+    const STOP_TIMERS: [&str; 4] = [
+        "cancel Heartbeat",
+        "cancel LeaderTimeout",
+        "cancel AnswerTimeout",
+        "cancel CoordinatorTimeout",
+    ];
+
+    fn after_stop(rest: &[&str]) -> Vec<String> {
+        STOP_TIMERS
+            .iter()
+            .chain(rest)
+            .map(|l| l.to_string())
+            .collect()
     }
 
     #[test]
-    fn changing_role_cancels_the_other_roles_timers() {
-        let node = bully(4);
-        let mut cow = Cow::Owned(follower_of(2));
-        let mut o = Out::new();
-        node.on_msg(
-            Id::from(1),
-            &mut cow,
-            Id::from(3),
-            BullyMsg::Coordinator,
-            &mut o,
-        );
-        for timer in [
-            BullyTimer::Heartbeat,
-            BullyTimer::AnswerTimeout,
-            BullyTimer::CoordinatorTimeout,
-        ] {
-            assert!(
-                o.iter()
-                    .any(|c| matches!(c, Command::CancelTimer(t) if *t == timer)),
-                "{timer:?} not cancelled: {o:?}"
-            );
-        }
+    fn an_election_from_a_higher_node_is_ignored() {
+        // Only lower nodes challenge; no correct node sends this.
+        let (state, o) = deliver(&bully(4), 1, follower_of(3), 2, BullyMsg::Election);
+        assert_eq!(state, follower_of(3));
+        assert!(lines(&o).is_empty());
+    }
+
+    #[test]
+    fn a_higher_coordinator_is_followed_and_the_other_roles_timers_cancelled() {
+        let (state, o) = deliver(&bully(4), 1, follower_of(2), 3, BullyMsg::Coordinator);
+        assert_eq!(state, follower_of(3));
+        assert_eq!(lines(&o), after_stop(&["arm LeaderTimeout 500ms..1s"]));
+    }
+
+    #[test]
+    fn a_heartbeat_of_the_followed_coordinator_only_restarts_the_watch() {
+        let (state, o) = deliver(&bully(4), 1, follower_of(3), 3, BullyMsg::Coordinator);
+        assert_eq!(state, follower_of(3));
+        assert_eq!(lines(&o), ["arm LeaderTimeout 500ms..1s"]);
     }
 
     #[test]
     fn starting_node_challenges_only_higher_ids() {
-        let node = bully(4);
-        let mut o = Out::new();
-        let state = node.on_start(Id::from(1), &None, &mut o);
-        assert_eq!(state.role, BullyRole::Electing);
+        let (state, o) = start(&bully(4), 1, None);
+        assert_eq!(state, in_role(BullyRole::Electing));
         assert_eq!(
-            sends(&o),
-            vec![(2, BullyMsg::Election), (3, BullyMsg::Election)]
+            lines(&o),
+            after_stop(&[
+                "send n2 Election",
+                "send n3 Election",
+                "arm AnswerTimeout 25ms..25ms"
+            ])
         );
     }
 
     #[test]
     fn highest_node_wins_at_once() {
-        let node = bully(3);
-        let mut o = Out::new();
-        let state = node.on_start(Id::from(2), &None, &mut o);
+        let (state, o) = start(&bully(3), 2, None);
         assert_eq!(state.role, BullyRole::Coordinator);
         assert_eq!(state.leader(), Some(Id::from(2)));
-        assert_eq!(
-            sends(&o),
-            vec![(0, BullyMsg::Coordinator), (1, BullyMsg::Coordinator)]
-        );
+        // It stops its timers twice: once to hold the election, once to take
+        // office; announcing is the heartbeat.
+        let mut expected = after_stop(&[]);
+        expected.extend(after_stop(&[
+            "send n0 Coordinator",
+            "send n1 Coordinator",
+            "arm Heartbeat 50ms..50ms",
+        ]));
+        assert_eq!(lines(&o), expected);
     }
 
     #[test]
     fn election_from_below_is_answered_and_taken_over() {
-        let node = bully(4);
-        let (state, sent) = deliver(&node, 2, follower_of(3), 0, BullyMsg::Election);
-        assert_eq!(state.role, BullyRole::Electing);
-        assert_eq!(sent, vec![(0, BullyMsg::Ok), (3, BullyMsg::Election)]);
+        let (state, o) = deliver(&bully(4), 2, follower_of(3), 0, BullyMsg::Election);
+        assert_eq!(state, in_role(BullyRole::Electing));
+        let mut expected = vec!["send n0 Ok".to_string()];
+        expected.extend(after_stop(&[
+            "send n3 Election",
+            "arm AnswerTimeout 25ms..25ms",
+        ]));
+        assert_eq!(lines(&o), expected);
+    }
+
+    #[test]
+    fn a_coordinator_answers_a_challenger_and_reminds_it() {
+        let coordinator = BullyState {
+            role: BullyRole::Coordinator,
+            coordinator: Some(Id::from(2)),
+        };
+        let (state, o) = deliver(&bully(3), 2, coordinator.clone(), 0, BullyMsg::Election);
+        assert_eq!(state, coordinator);
+        assert_eq!(lines(&o), ["send n0 Ok", "send n0 Coordinator"]);
     }
 
     #[test]
     fn ok_puts_the_challenger_out_of_the_running() {
         let node = bully(3);
-        let electing = BullyState {
-            role: BullyRole::Electing,
-            coordinator: None,
-        };
-        let (state, _) = deliver(&node, 0, electing, 2, BullyMsg::Ok);
-        assert_eq!(state.role, BullyRole::Waiting);
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
+        let (state, o) = deliver(&node, 0, in_role(BullyRole::Electing), 2, BullyMsg::Ok);
+        assert_eq!(state, in_role(BullyRole::Waiting));
+        assert_eq!(lines(&o), after_stop(&["arm CoordinatorTimeout 500ms..1s"]));
         // A stale answer timeout no longer makes it coordinator.
-        node.on_timeout(Id::from(0), &mut cow, &BullyTimer::AnswerTimeout, &mut o);
-        assert_eq!(cow.role, BullyRole::Waiting);
+        let (state, o) = fire(&node, 0, state, BullyTimer::AnswerTimeout);
+        assert_eq!(state, in_role(BullyRole::Waiting));
+        assert!(lines(&o).is_empty());
     }
 
     #[test]
     fn a_late_ok_leaves_a_settled_node_alone() {
         // Node 0 challenged 1 and 2; 2's COORDINATOR overtook 1's OK.
-        let node = bully(3);
-        let (state, sent) = deliver(&node, 0, follower_of(2), 1, BullyMsg::Ok);
+        let (state, o) = deliver(&bully(3), 0, follower_of(2), 1, BullyMsg::Ok);
         assert_eq!(state, follower_of(2));
-        assert!(sent.is_empty());
+        assert!(lines(&o).is_empty());
     }
 
     #[test]
     fn coordinator_from_below_is_bullied() {
-        let node = bully(3);
-        let (state, sent) = deliver(&node, 2, follower_of(2), 1, BullyMsg::Coordinator);
+        // The highest node holds an election it wins at once.
+        let (state, o) = deliver(&bully(3), 2, follower_of(2), 1, BullyMsg::Coordinator);
         assert_eq!(state.role, BullyRole::Coordinator);
-        assert_eq!(
-            sent,
-            vec![(0, BullyMsg::Coordinator), (1, BullyMsg::Coordinator)]
-        );
+        let mut expected = after_stop(&[]);
+        expected.extend(after_stop(&[
+            "send n0 Coordinator",
+            "send n1 Coordinator",
+            "arm Heartbeat 50ms..50ms",
+        ]));
+        assert_eq!(lines(&o), expected);
     }
 
     #[test]
     fn coordinator_from_above_is_followed() {
-        let node = bully(3);
         let coordinator = BullyState {
             role: BullyRole::Coordinator,
             coordinator: Some(Id::from(1)),
         };
-        let (state, _) = deliver(&node, 1, coordinator, 2, BullyMsg::Coordinator);
+        let (state, o) = deliver(&bully(3), 1, coordinator, 2, BullyMsg::Coordinator);
         assert_eq!(state, follower_of(2));
+        assert_eq!(lines(&o), after_stop(&["arm LeaderTimeout 500ms..1s"]));
+    }
+
+    #[test]
+    fn timers_of_a_role_the_node_has_left_do_nothing() {
+        let node = bully(3);
+        for (state, timer) in [
+            (follower_of(2), BullyTimer::Heartbeat),
+            (follower_of(2), BullyTimer::AnswerTimeout),
+            (in_role(BullyRole::Electing), BullyTimer::LeaderTimeout),
+            (in_role(BullyRole::Waiting), BullyTimer::Heartbeat),
+        ] {
+            let (after, o) = fire(&node, 0, state.clone(), timer.clone());
+            assert_eq!(after, state, "{timer:?}");
+            assert!(lines(&o).is_empty(), "{timer:?}");
+        }
     }
 }

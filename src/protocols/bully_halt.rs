@@ -32,10 +32,9 @@
 
 use super::{arm, Cluster, Ids, MaybeId, Protocol, ProtocolKind, TimerRole};
 use crate::leadership::{Leadership, Role};
-use crate::model::{properties, ElectionModel};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
-use stateright::Property;
+use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -44,6 +43,7 @@ use std::time::Duration;
 
 // ---------------------------------------------------------------- messages
 
+/// What nodes of Garcia-Molina's Bully say to each other.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BullyHaltMsg {
     /// "I am holding an election": sent to every higher id.
@@ -62,6 +62,7 @@ pub enum BullyHaltMsg {
     Coordinator,
 }
 
+/// The timers a node arms, one role at a time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BullyHaltTimer {
     /// Coordinator: time to announce itself again.
@@ -80,6 +81,7 @@ pub enum BullyHaltTimer {
 
 // ------------------------------------------------------------------- state
 
+/// Where a node stands in the election.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BullyHaltRole {
     /// Knows a coordinator and watches it.
@@ -96,8 +98,10 @@ pub enum BullyHaltRole {
     Coordinator,
 }
 
+/// A node's state.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BullyHaltState {
+    /// Where the node stands in the election.
     pub role: BullyHaltRole,
     /// The coordinator this node follows (itself when coordinator); none
     /// while an election is under way.
@@ -130,6 +134,7 @@ impl BullyHaltState {
 
 // ---------------------------------------------------------------- handlers
 
+/// The node program of Garcia-Molina's Bully: its cluster's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BullyHalt {
     cluster: Cluster,
@@ -224,12 +229,14 @@ impl BullyHalt {
     /// us loyal to a node that no longer coordinates (its announcement was
     /// still in flight when it was halted) while the node whose HALT we
     /// acknowledged counts us among its followers.
-    fn on_coordinator(&self, me: Id, src: Id, state: &mut BullyHaltState, o: &mut Out<Self>) {
+    fn on_coordinator(&self, me: Id, src: Id, state: &mut Cow<BullyHaltState>, o: &mut Out<Self>) {
         match state.role {
             BullyHaltRole::Follower if state.coordinator == Some(src) => {
                 arm(self, o, BullyHaltTimer::LeaderTimeout)
             }
-            BullyHaltRole::Halted if state.halted_by == Some(src) => self.follow(src, state, o),
+            BullyHaltRole::Halted if state.halted_by == Some(src) => {
+                self.follow(src, state.to_mut(), o)
+            }
             // In an election: a live higher coordinator has sent us HALT (in
             // answer to our ARE-YOU-UP, or to every lower node when it began
             // halting), and the winner will halt a lower claimant. A halted
@@ -243,7 +250,7 @@ impl BullyHalt {
             // claimant gets to halt us through the election's ARE-YOU-UP, a
             // lower one is bullied by it.
             BullyHaltRole::Follower | BullyHaltRole::Coordinator => {
-                self.hold_election(me, state, o)
+                self.hold_election(me, state.to_mut(), o)
             }
         }
     }
@@ -280,8 +287,6 @@ impl Actor for BullyHalt {
         msg: BullyHaltMsg,
         o: &mut Out<Self>,
     ) {
-        // Every delivery consumes its message, even one that changes nothing.
-        let state = state.to_mut();
         match msg {
             BullyHaltMsg::AreYouUp => {
                 if src > me {
@@ -302,7 +307,7 @@ impl Actor for BullyHalt {
             BullyHaltMsg::Ok => {
                 if state.role == BullyHaltRole::Electing && src > me {
                     self.stop_timers(o);
-                    state.enter(BullyHaltRole::Waiting);
+                    state.to_mut().enter(BullyHaltRole::Waiting);
                     arm(self, o, BullyHaltTimer::CoordinatorTimeout);
                 }
             }
@@ -319,11 +324,11 @@ impl Actor for BullyHalt {
                 let outranked = state.role == BullyHaltRole::Halted
                     && state.halted_by.is_some_and(|by| by > src);
                 if src > me && !outranked {
-                    self.halt(src, state, o);
+                    self.halt(src, state.to_mut(), o);
                 }
             }
             BullyHaltMsg::HaltAck => match state.role {
-                BullyHaltRole::Halting if src < me => self.count_ack(me, src, state, o),
+                BullyHaltRole::Halting if src < me => self.count_ack(me, src, state.to_mut(), o),
                 // A latecomer we halted while in office: admit it.
                 BullyHaltRole::Coordinator if src < me => o.send(src, BullyHaltMsg::Coordinator),
                 _ => {}
@@ -393,10 +398,6 @@ impl Protocol for BullyHalt {
         }
     }
 
-    fn properties() -> Vec<Property<ElectionModel<Self>>> {
-        properties_list()
-    }
-
     fn message_kind(msg: &BullyHaltMsg) -> &'static str {
         match msg {
             BullyHaltMsg::AreYouUp => "AreYouUp",
@@ -448,88 +449,34 @@ impl fmt::Debug for BullyHaltState {
     }
 }
 
-// -------------------------------------------------------------- properties
+// Relabelling node ids, for the checker's state representation (never used
+// to merge states: the algorithm orders nodes by id).
+impl Rewrite<Id> for BullyHaltState {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        BullyHaltState {
+            role: self.role,
+            coordinator: self.coordinator.rewrite(plan),
+            halted_by: self.halted_by.rewrite(plan),
+            acks: self.acks.rewrite(plan),
+        }
+    }
+}
 
-/// The properties checked for Bully with the halt phase.
-///
-/// - `single leader` (always): at most one live node acts as coordinator.
-/// - `agreement` (always): live nodes that have finished an election and
-///   follow a live coordinator all follow the same one.
-///
-/// Both hold when the network is reliable (no loss) and timing is timely (a
-/// timeout fires only when no message is in flight), with crash-stop
-/// failures and — what the halt phase buys over [`super::bully`] — with a
-/// crash after which the node recovers: the checker explores every
-/// reachable state of 3 and of 4 nodes with one crash and recovery, and of
-/// 4 nodes with two crashes that stay down, and finds no counterexample.
-/// (4 nodes with two crashes and recovery is too large to explore.)
-///
-/// They fail when a message can be lost (a lost OK or HALT lets a winner
-/// take office while the node it should have heard from, or halted, still
-/// coordinates) and under asynchronous timing (a reply timeout fires before
-/// the answer it waits for has arrived). With two crashes and recovery,
-/// `single leader` still holds on 3 nodes but `agreement` does not: nothing
-/// is persisted, so a node that acknowledged one halter, crashed and
-/// recovered can be halted by a concurrent lower halter and follow it,
-/// while the first halter takes office counting the acknowledgement of the
-/// node's previous life. The checker prints each of these counterexamples.
-///
-/// The sanity and liveness properties every protocol shares are in
-/// [`properties::common`].
-fn properties_list() -> Vec<Property<ElectionModel<BullyHalt>>> {
-    vec![
-        Property::always("single leader", properties::single_live_leader::<BullyHalt>),
-        Property::always("agreement", properties::settled_nodes_agree::<BullyHalt>),
-    ]
+impl Rewrite<Id> for BullyHaltMsg {
+    fn rewrite<S>(&self, _plan: &RewritePlan<Id, S>) -> Self {
+        self.clone()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModelConfig, NetworkKind, Timing};
-    use crate::protocols::bully::Bully;
+    use crate::protocols::testkit::{deliver, fire, sends};
     use crate::protocols::Timeouts;
-    use crate::verification::run::{
-        check_protocol, default_expectation, CheckOptions, CheckResult, Outcome,
-    };
     use stateright::actor::Command;
 
     fn bully_halt(n: usize) -> BullyHalt {
         BullyHalt::new(Cluster::new(n, Timeouts::default()))
-    }
-
-    fn deliver(
-        node: &BullyHalt,
-        me: usize,
-        state: BullyHaltState,
-        src: usize,
-        msg: BullyHaltMsg,
-    ) -> (BullyHaltState, Out<BullyHalt>) {
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
-        node.on_msg(Id::from(me), &mut cow, Id::from(src), msg, &mut o);
-        (cow.into_owned(), o)
-    }
-
-    fn fire(
-        node: &BullyHalt,
-        me: usize,
-        state: BullyHaltState,
-        timer: BullyHaltTimer,
-    ) -> (BullyHaltState, Out<BullyHalt>) {
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
-        node.on_timeout(Id::from(me), &mut cow, &timer, &mut o);
-        (cow.into_owned(), o)
-    }
-
-    fn sends(o: &Out<BullyHalt>) -> Vec<(usize, BullyHaltMsg)> {
-        o.iter()
-            .filter_map(|c| match c {
-                Command::Send(dst, m) => Some((usize::from(*dst), m.clone())),
-                _ => None,
-            })
-            .collect()
     }
 
     fn armed(o: &Out<BullyHalt>) -> Vec<BullyHaltTimer> {
@@ -807,101 +754,5 @@ mod tests {
             "Halted coordinator - halted by n2"
         );
         assert_eq!(format!("{:?}", follower_of(2)), "Follower coordinator n2");
-    }
-
-    // ------------------------------------------------------ model checking
-
-    /// Timely timing on a reliable network, where a crashed node may recover.
-    fn timely_recovery(nodes: usize, crashes: usize) -> ModelConfig {
-        ModelConfig {
-            nodes,
-            network: NetworkKind::Unordered,
-            lossy: false,
-            crashes,
-            recover: true,
-            timing: Timing::Timely,
-            max_term: 0,
-            max_in_flight: 10,
-            ..ModelConfig::default_for(ProtocolKind::BullyHalt)
-        }
-    }
-
-    fn check<P: Protocol>(config: &ModelConfig, options: &CheckOptions) -> CheckResult {
-        check_protocol::<P>(config, options, &default_expectation, &mut |_| {})
-            .expect("configuration within bounds")
-    }
-
-    fn outcome<'a>(result: &'a CheckResult, property: &str) -> &'a Outcome {
-        &result
-            .properties
-            .iter()
-            .find(|p| p.name == property)
-            .unwrap_or_else(|| panic!("no property {property}"))
-            .outcome
-    }
-
-    #[test]
-    fn halt_phase_keeps_one_leader_when_a_higher_node_recovers() {
-        let config = timely_recovery(3, 1);
-        let result = check::<BullyHalt>(&config, &CheckOptions::default());
-        assert!(result.exhaustive && !result.bound_hit, "{result:?}");
-        assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
-        assert_eq!(outcome(&result, "agreement"), &Outcome::Holds);
-        assert_eq!(
-            outcome(&result, "a leader is elected"),
-            &Outcome::ExampleFound
-        );
-        assert_eq!(
-            outcome(&result, "a new leader after the leader crashed"),
-            &Outcome::ExampleFound
-        );
-
-        // Without the halt phase, the recovered node coordinates at once.
-        let simple = check::<Bully>(&config, &CheckOptions::default());
-        assert_eq!(outcome(&simple, "single leader"), &Outcome::Violated);
-    }
-
-    #[test]
-    fn two_crashes_that_stay_down_keep_one_leader_on_four_nodes() {
-        let config = ModelConfig {
-            recover: false,
-            ..timely_recovery(4, 2)
-        };
-        let result = check::<BullyHalt>(&config, &CheckOptions::default());
-        assert!(result.exhaustive && !result.bound_hit, "{result:?}");
-        assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
-        assert_eq!(outcome(&result, "agreement"), &Outcome::Holds);
-    }
-
-    #[test]
-    fn two_crashes_with_recovery_keep_one_leader_but_not_agreement() {
-        let options = CheckOptions {
-            keep_going: true,
-            ..CheckOptions::default()
-        };
-        let result = check::<BullyHalt>(&timely_recovery(3, 2), &options);
-        assert!(result.exhaustive && !result.bound_hit, "{result:?}");
-        assert_eq!(outcome(&result, "single leader"), &Outcome::Holds);
-        assert_eq!(outcome(&result, "agreement"), &Outcome::Violated);
-    }
-
-    #[test]
-    fn splits_brain_when_messages_are_lost() {
-        let config = ModelConfig {
-            lossy: true,
-            ..timely_recovery(3, 1)
-        };
-        let result = check::<BullyHalt>(&config, &CheckOptions::default());
-        assert_eq!(outcome(&result, "single leader"), &Outcome::Violated);
-    }
-
-    #[test]
-    fn splits_brain_when_timers_race_messages() {
-        let config = ModelConfig {
-            timing: Timing::Asynchronous,
-            ..timely_recovery(3, 1)
-        };
-        let result = check::<BullyHalt>(&config, &CheckOptions::default());
-        assert_eq!(outcome(&result, "single leader"), &Outcome::Violated);
     }
 }

@@ -2,20 +2,28 @@
 //!
 //! Each protocol is a [`stateright::actor::Actor`]: a pure state machine that
 //! sees only its own state, its [`Cluster`] configuration and the messages and
-//! timers it receives. The model checker and the UDP runtime drive the very
-//! same values of these types.
+//! timers it receives, and answers with [`Out`] commands (send, save, arm or
+//! cancel a timer). The model checker and the UDP runtime drive the very same
+//! values of these types; nothing in this module knows which of them is
+//! driving.
+//!
+//! This module depends on Stateright's actor types and on
+//! [`crate::leadership`] only. What is *claimed* of each protocol — its
+//! properties, the fault model it is checked under, the bugs seeded into it
+//! to test the checker — lives in the model layer ([`crate::model::claims`],
+//! [`crate::model::seeded`]).
 
 pub mod bully;
 pub mod bully_halt;
-pub mod mutants;
 pub mod raft;
 pub mod ring;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use crate::leadership::Leadership;
-use crate::model::{ElectionModel, System};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
-use stateright::Property;
+use stateright::Rewrite;
 use std::fmt::{self, Debug};
 use std::hash::Hash;
 use std::ops::Range;
@@ -27,35 +35,22 @@ use std::time::Duration;
 pub struct Cluster {
     /// Number of nodes; node ids are `0..size`.
     pub size: usize,
+    /// How long each kind of timer runs.
     pub timeouts: Timeouts,
-    /// A seeded bug every node of the cluster carries (see [`mutants`]).
-    #[cfg(feature = "mutants")]
+    /// A deliberate deviation from the algorithm, seeded by the model layer
+    /// to prove that the checker catches it. Always `None` outside the
+    /// checker: [`Cluster::new`] sets none, and it never crosses a wire.
     #[serde(skip)]
-    pub mutation: Option<&'static str>,
+    pub deviation: Option<Deviation>,
 }
 
 impl Cluster {
+    /// A cluster of `size` nodes running the algorithm as written.
     pub fn new(size: usize, timeouts: Timeouts) -> Self {
         Cluster {
             size,
             timeouts,
-            #[cfg(feature = "mutants")]
-            mutation: None,
-        }
-    }
-
-    /// Whether this cluster carries the seeded bug `name`. Always false in
-    /// normal builds, so the bug code compiles away.
-    #[inline(always)]
-    pub fn mutated(&self, name: &str) -> bool {
-        #[cfg(feature = "mutants")]
-        {
-            self.mutation == Some(name)
-        }
-        #[cfg(not(feature = "mutants"))]
-        {
-            let _ = name;
-            false
+            deviation: None,
         }
     }
 
@@ -69,18 +64,35 @@ impl Cluster {
         self.members().filter(move |&id| id != me)
     }
 
-    /// Smallest number of nodes that forms a majority.
-    pub fn quorum(&self) -> usize {
-        if self.mutated(mutants::RAFT_QUORUM_HALF) {
-            return self.size / 2;
-        }
-        self.size / 2 + 1
+    /// Whether `id` names a member.
+    pub fn is_member(&self, id: Id) -> bool {
+        usize::from(id) < self.size
     }
 }
 
+/// Deviations from an algorithm that live inside its logic, where no
+/// wrapper around the actor can reach (bugs at a boundary — a dropped send,
+/// an ignored message, a skipped save — are seeded from outside, by
+/// [`crate::model::seeded`]). Each protocol consults its deviations at one
+/// clearly marked place only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Deviation {
+    /// Raft counts a quorum as ⌊n/2⌋ votes instead of ⌊n/2⌋ + 1.
+    RaftQuorumOfHalf,
+    /// Ring's initiator elects itself instead of the highest id on the token.
+    RingElectsInitiator,
+    /// Ring's initiator elects the lowest id on the token.
+    RingElectsLowest,
+}
+
 /// Timer durations. The model checker lets timers fire at any moment (or, in
-/// the timely model, whenever the network is quiet); the UDP runtime honours
-/// these durations, drawing each timeout at random from its range.
+/// the timely model, in the order these durations imply); the UDP runtime
+/// honours them, drawing each timeout at random from its range.
+///
+/// The contract every protocol and the checker's timely model rely on:
+/// `reply < heartbeat < election.start` — an answer is awaited for less than
+/// a heartbeat period, and a leader's heartbeat comes well before its
+/// followers give up on it. [`Timeouts::validate`] enforces it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Timeouts {
     /// Period of a leader's heartbeat.
@@ -89,8 +101,6 @@ pub struct Timeouts {
     /// an election (Raft's randomised election timeout).
     pub election: Range<Duration>,
     /// How long a node waits for a direct answer (Bully's OK, Ring's ack).
-    /// Shorter than the heartbeat, which is shorter than the election
-    /// timeout: the timely model fires timers in that order.
     pub reply: Duration,
 }
 
@@ -104,6 +114,35 @@ impl Default for Timeouts {
     }
 }
 
+/// Timer durations that break the order `reply < heartbeat < election`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimeoutsError {
+    /// The election timeout's range is empty.
+    #[error("the election timeout range {lo:?}..{hi:?} is empty")]
+    EmptyElectionRange {
+        /// Start of the range.
+        lo: Duration,
+        /// End of the range.
+        hi: Duration,
+    },
+    /// Followers would suspect a live leader between two heartbeats.
+    #[error("the heartbeat ({heartbeat:?}) must be shorter than the election timeout ({election:?}): followers would suspect a live leader")]
+    HeartbeatNotShorterThanElection {
+        /// The heartbeat period.
+        heartbeat: Duration,
+        /// The shortest election timeout.
+        election: Duration,
+    },
+    /// A node would give up on an answer later than the next heartbeat.
+    #[error("the reply timeout ({reply:?}) must be shorter than the heartbeat ({heartbeat:?}): the checker orders timers reply < heartbeat < election")]
+    ReplyNotShorterThanHeartbeat {
+        /// The reply timeout.
+        reply: Duration,
+        /// The heartbeat period.
+        heartbeat: Duration,
+    },
+}
+
 impl Timeouts {
     /// The heartbeat period as a (degenerate) timer range.
     pub fn heartbeat_range(&self) -> Range<Duration> {
@@ -114,25 +153,61 @@ impl Timeouts {
     pub fn reply_range(&self) -> Range<Duration> {
         self.reply..self.reply
     }
+
+    /// Checks the order `reply < heartbeat < election` that the checker's
+    /// timing model assumes, so that no node runs with timing the checker
+    /// never saw.
+    pub fn validate(&self) -> Result<(), TimeoutsError> {
+        if self.election.start > self.election.end {
+            return Err(TimeoutsError::EmptyElectionRange {
+                lo: self.election.start,
+                hi: self.election.end,
+            });
+        }
+        if self.heartbeat >= self.election.start {
+            return Err(TimeoutsError::HeartbeatNotShorterThanElection {
+                heartbeat: self.heartbeat,
+                election: self.election.start,
+            });
+        }
+        if self.reply >= self.heartbeat {
+            return Err(TimeoutsError::ReplyNotShorterThanHeartbeat {
+                reply: self.reply,
+                heartbeat: self.heartbeat,
+            });
+        }
+        Ok(())
+    }
 }
 
-/// The algorithms `elect` implements, as named on the command line.
+/// The algorithms `elect` implements, as named on the command line: the one
+/// table of protocols. Everything else that differs between protocols comes
+/// from their [`Protocol`] implementations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolKind {
+    /// The seed's Bully algorithm.
     Bully,
     /// Garcia-Molina's original Bully, with the halt phase.
     #[value(name = "bully-halt")]
     #[serde(rename = "bully-halt")]
     BullyHalt,
+    /// The seed's Ring algorithm.
     Ring,
+    /// Raft's leader election.
     Raft,
 }
 
 impl ProtocolKind {
-    pub const ALL: [ProtocolKind; 3] =
-        [ProtocolKind::Bully, ProtocolKind::Ring, ProtocolKind::Raft];
+    /// Every protocol, in the order `elect check all` checks them.
+    pub const ALL: [ProtocolKind; 4] = [
+        ProtocolKind::Bully,
+        ProtocolKind::BullyHalt,
+        ProtocolKind::Ring,
+        ProtocolKind::Raft,
+    ];
 
+    /// The name used on the command line, in files and in reports.
     pub fn name(self) -> &'static str {
         match self {
             ProtocolKind::Bully => "bully",
@@ -140,6 +215,28 @@ impl ProtocolKind {
             ProtocolKind::Ring => "ring",
             ProtocolKind::Raft => "raft",
         }
+    }
+
+    /// Every protocol's name, `bully, bully-halt, ring, raft`, for messages.
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
+    /// Whether the protocol's views carry a term ([`Protocol::HAS_TERMS`]).
+    pub fn has_terms(self) -> bool {
+        crate::with_protocol!(self, P => P::HAS_TERMS)
+    }
+
+    /// Whether the protocol's nodes are interchangeable
+    /// ([`Protocol::SYMMETRIC`]).
+    pub fn is_symmetric(self) -> bool {
+        crate::with_protocol!(self, P => P::SYMMETRIC)
+    }
+
+    /// What a node of this protocol risks without durable storage
+    /// ([`Protocol::WITHOUT_STORAGE`]).
+    pub fn without_storage(self) -> Option<&'static str> {
+        crate::with_protocol!(self, P => P::WITHOUT_STORAGE)
     }
 }
 
@@ -149,23 +246,24 @@ impl fmt::Display for ProtocolKind {
     }
 }
 
+/// A protocol name that names no protocol.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown protocol '{0}' (expected {names})", names = ProtocolKind::names())]
+pub struct UnknownProtocol(pub String);
+
 impl FromStr for ProtocolKind {
-    type Err = String;
+    type Err = UnknownProtocol;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "bully" => Ok(ProtocolKind::Bully),
-            "bully-halt" => Ok(ProtocolKind::BullyHalt),
-            "ring" => Ok(ProtocolKind::Ring),
-            "raft" => Ok(ProtocolKind::Raft),
-            other => Err(format!(
-                "unknown protocol '{other}' (expected bully, ring or raft)"
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| UnknownProtocol(s.to_string()))
     }
 }
 
 /// Runs `$body` with `$P` standing for the protocol type `$kind` names:
-/// `with_protocol!(kind, P => ElectionModel::<P>::new(config))`.
+/// `with_protocol!(kind, P => ElectionModel::<P>::new(config))`. The one
+/// place that maps [`ProtocolKind`] to types.
 #[macro_export]
 macro_rules! with_protocol {
     ($kind:expr, $P:ident => $body:expr) => {
@@ -192,21 +290,47 @@ macro_rules! with_protocol {
 
 /// What the model checker, the CLI and the runtime need from a protocol
 /// beyond [`Actor`]: a constructor from the cluster configuration, serde for
-/// everything that crosses a socket or a disk, and leadership introspection.
+/// everything that crosses a socket or a disk, leadership introspection, and
+/// [`Rewrite`] so that states can be relabelled (used for symmetry
+/// reduction only when [`Protocol::SYMMETRIC`] says relabelling is sound).
+///
+/// Two contracts every implementation keeps, which the runtime and the
+/// checker both rely on:
+/// - **Storage before speech.** A handler that calls [`Out::save`] and
+///   [`Out::send`] means the save to be durable before any of the sends
+///   leaves the node; the runtime writes it first, and the checker treats a
+///   handler's commands as one atomic step.
+/// - **Timer order.** Every timer is armed through [`arm`], for the range
+///   [`Protocol::timer_range`] gives, and those ranges keep
+///   `reply < heartbeat < election` ([`Timeouts::validate`]).
 pub trait Protocol:
     Actor<
-        State: Leadership + Ord + Send + Sync + Serialize,
-        Msg: Ord + Send + Sync + Serialize + DeserializeOwned,
+        State: Leadership + Ord + Send + Sync + Serialize + Rewrite<Id>,
+        Msg: Ord + Send + Sync + Serialize + DeserializeOwned + Rewrite<Id>,
         Timer: Ord + Send + Sync + Serialize,
-        Storage: Send + Sync + Serialize + DeserializeOwned,
-        Random: Send + Sync + Serialize,
+        Storage: Send + Sync + Serialize + DeserializeOwned + Rewrite<Id>,
+        Random: Send + Sync + Serialize + Rewrite<Id>,
     > + Clone
     + Debug
     + Send
     + Sync
     + 'static
 {
+    /// Which entry of the protocol table this is.
     const KIND: ProtocolKind;
+
+    /// Whether every node plays the same part, so that permuting node ids
+    /// maps behaviours to behaviours and the checker may explore one state
+    /// per symmetry class (Raft). Bully and Ring order nodes by id.
+    const SYMMETRIC: bool = false;
+
+    /// Whether views carry a term ([`Leadership::term`] is `Some`), so that
+    /// "two leaders in one term" is meaningful.
+    const HAS_TERMS: bool = false;
+
+    /// What a node risks when run without durable storage, for protocols
+    /// that persist anything; `None` when nothing is persisted.
+    const WITHOUT_STORAGE: Option<&'static str> = None;
 
     /// The node program every member of `cluster` runs.
     fn new(cluster: Cluster) -> Self;
@@ -230,14 +354,12 @@ pub trait Protocol:
     /// A short name for a message's type, for counters and traces.
     fn message_kind(msg: &Self::Msg) -> &'static str;
 
-    /// The properties the model checker checks for this protocol, each
-    /// documented where it is defined.
-    fn properties() -> Vec<Property<ElectionModel<Self>>>;
-
-    /// A canonical representative of a state's symmetry class, for protocols
-    /// in which every node plays the same part (Raft). Bully and Ring order
-    /// nodes by id, so permuting ids changes their behaviour: `None`.
-    fn symmetry() -> Option<Canonicalize<Self>> {
+    /// The largest message a member of `cluster` can send, for protocols
+    /// whose messages grow with the cluster (Ring's tokens list members);
+    /// `None` when every message has a small fixed size. The runtime refuses
+    /// to start a cluster whose largest message would not fit a datagram.
+    fn largest_message(cluster: &Cluster) -> Option<Self::Msg> {
+        let _ = cluster;
         None
     }
 }
@@ -253,9 +375,6 @@ pub enum TimerRole {
     /// Any other timeout: it fires once unless its node re-arms it.
     Other,
 }
-
-/// Maps a system state to the canonical member of its symmetry class.
-pub type Canonicalize<P> = fn(&System<P>) -> System<P>;
 
 /// Arms `timer` for the duration the protocol configures for it.
 pub(crate) fn arm<P: Protocol>(protocol: &P, o: &mut Out<P>, timer: P::Timer) {

@@ -9,13 +9,11 @@
 //! AppendEntries as heartbeats. Any message from a higher term makes the
 //! receiver adopt that term and step down to follower.
 
-use super::mutants::*;
-use super::{arm, Cluster, MaybeId, Protocol, ProtocolKind, TimerRole};
+use super::{arm, Cluster, Deviation, MaybeId, Protocol, ProtocolKind, TimerRole};
 use crate::leadership::{Leadership, Role};
-use crate::model::{properties, ElectionModel};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
-use stateright::{Property, Representative, Rewrite, RewritePlan};
+use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -24,24 +22,41 @@ use std::time::Duration;
 
 // ---------------------------------------------------------------- messages
 
+/// What Raft nodes say to each other during an election.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RaftMsg {
     /// A candidate asks for a vote in `term`.
-    RequestVote { term: u64 },
+    RequestVote {
+        /// The candidate's term.
+        term: u64,
+    },
     /// The answer to a RequestVote. Only sent when it tells the candidate
     /// something: a granted vote, or a refusal from a higher term (which makes
     /// the candidate step down). A refusal in the candidate's own term is
     /// silent, as it would change nothing.
-    Vote { term: u64, granted: bool },
+    Vote {
+        /// The voter's term: the candidate's when granted, the voter's newer
+        /// one when refused.
+        term: u64,
+        /// Whether the vote is granted.
+        granted: bool,
+    },
     /// The leader's heartbeat (AppendEntries without entries).
-    AppendEntries { term: u64 },
+    AppendEntries {
+        /// The leader's term.
+        term: u64,
+    },
     /// A follower's answer to a heartbeat from a stale term, carrying the
     /// follower's newer term so the old leader steps down. Heartbeats from the
     /// current term need no answer for election alone.
-    AppendEntriesReply { term: u64 },
+    AppendEntriesReply {
+        /// The follower's newer term.
+        term: u64,
+    },
 }
 
 impl RaftMsg {
+    /// The term every Raft message carries.
     pub fn term(&self) -> u64 {
         match *self {
             RaftMsg::RequestVote { term }
@@ -52,6 +67,7 @@ impl RaftMsg {
     }
 }
 
+/// The timers a Raft node arms.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RaftTimer {
     /// Randomised election timeout of followers and candidates.
@@ -63,23 +79,33 @@ pub enum RaftTimer {
 /// What survives a crash: Raft's persistent state (minus the log).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RaftStorage {
+    /// The latest term the node has seen.
     pub current_term: u64,
+    /// The candidate it voted for in that term, if any.
     pub voted_for: Option<Id>,
 }
 
 // ------------------------------------------------------------------- state
 
+/// A Raft node's role in its current term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RaftRole {
+    /// Grants votes and follows the leader of its term, if it knows one.
     Follower,
+    /// Stands for election in its term.
     Candidate,
+    /// Won its term's election.
     Leader,
 }
 
+/// A Raft node's state.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RaftState {
+    /// The node's current term.
     pub term: u64,
+    /// The candidate it voted for in `term`, if any (persisted with `term`).
     pub voted_for: Option<Id>,
+    /// Its role in `term`.
     pub role: RaftRole,
     /// The leader of `term` as far as this node knows (itself when leading).
     pub leader: Option<Id>,
@@ -98,22 +124,30 @@ impl RaftState {
 
 // ---------------------------------------------------------------- handlers
 
+/// The Raft node program: its cluster's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Raft {
     cluster: Cluster,
 }
 
 impl Raft {
+    /// Votes a candidate needs to win: a majority of the cluster, so that
+    /// two candidates of one term cannot both win.
+    fn quorum(&self) -> usize {
+        // Seeded-bug hook: the checker's seeded bugs are the only source of
+        // a deviation (see `Deviation`); real nodes never carry one.
+        if self.cluster.deviation == Some(Deviation::RaftQuorumOfHalf) {
+            return self.cluster.size / 2;
+        }
+        self.cluster.size / 2 + 1
+    }
+
     /// Adopts a higher term: forget the vote and the leader, become follower,
     /// and persist the new term before anything is sent.
     fn step_down(&self, state: &mut RaftState, term: u64, o: &mut Out<Self>) {
         let was_leader = state.role == RaftRole::Leader;
         state.term = term;
         state.voted_for = None;
-        if self.cluster.mutated(RAFT_NO_STEP_DOWN) {
-            o.save(state.storage());
-            return;
-        }
         state.role = RaftRole::Follower;
         state.leader = None;
         state.votes.clear();
@@ -148,7 +182,7 @@ impl Raft {
     }
 
     fn win_if_quorum(&self, me: Id, state: &mut RaftState, o: &mut Out<Self>) {
-        if state.role != RaftRole::Candidate || state.votes.len() < self.cluster.quorum() {
+        if state.role != RaftRole::Candidate || state.votes.len() < self.quorum() {
             return;
         }
         state.role = RaftRole::Leader;
@@ -191,12 +225,10 @@ impl Actor for Raft {
     }
 
     fn on_msg(&self, me: Id, state: &mut Cow<RaftState>, src: Id, msg: RaftMsg, o: &mut Out<Self>) {
-        // Every delivery consumes its message, even one that changes nothing.
-        let state = state.to_mut();
-        let reply_ignored = matches!(msg, RaftMsg::AppendEntriesReply { .. })
-            && self.cluster.mutated(RAFT_IGNORE_REPLY_TERM);
-        if msg.term() > state.term && !reply_ignored {
-            self.step_down(state, msg.term(), o);
+        // "If a request or response contains a term T > currentTerm: set
+        // currentTerm = T, convert to follower."
+        if msg.term() > state.term {
+            self.step_down(state.to_mut(), msg.term(), o);
         }
         match msg {
             RaftMsg::RequestVote { term } => {
@@ -208,15 +240,11 @@ impl Actor for Raft {
                             granted: false,
                         },
                     );
-                } else if state.voted_for.is_none()
-                    || state.voted_for == Some(src)
-                    || self.cluster.mutated(RAFT_VOTE_TWICE)
-                {
+                } else if state.voted_for.is_none() || state.voted_for == Some(src) {
+                    let state = state.to_mut();
                     state.voted_for = Some(src);
                     // The vote is durable before the reply that depends on it.
-                    if !self.cluster.mutated(RAFT_VOTE_NOT_PERSISTED) {
-                        o.save(state.storage());
-                    }
+                    o.save(state.storage());
                     arm(self, o, RaftTimer::Election);
                     o.send(
                         src,
@@ -228,8 +256,8 @@ impl Actor for Raft {
                 }
             }
             RaftMsg::Vote { term, granted } => {
-                let current = term == state.term || self.cluster.mutated(RAFT_COUNT_STALE_VOTE);
-                if granted && current && state.role == RaftRole::Candidate {
+                if granted && term == state.term && state.role == RaftRole::Candidate {
+                    let state = state.to_mut();
                     state.votes.insert(src);
                     self.win_if_quorum(me, state, o);
                 }
@@ -240,6 +268,7 @@ impl Actor for Raft {
                 } else if state.role != RaftRole::Leader {
                     // Two leaders in one term cannot happen (election
                     // safety), so a leader never reaches this branch.
+                    let state = state.to_mut();
                     state.role = RaftRole::Follower;
                     state.leader = Some(src);
                     state.votes.clear();
@@ -273,6 +302,10 @@ impl Actor for Raft {
 
 impl Protocol for Raft {
     const KIND: ProtocolKind = ProtocolKind::Raft;
+    const SYMMETRIC: bool = true;
+    const HAS_TERMS: bool = true;
+    const WITHOUT_STORAGE: Option<&'static str> =
+        Some("term and vote live in memory only, so a restarted node may vote twice in a term");
 
     fn new(cluster: Cluster) -> Self {
         Raft { cluster }
@@ -294,14 +327,6 @@ impl Protocol for Raft {
             RaftTimer::Election => self.cluster.timeouts.election.clone(),
             RaftTimer::Heartbeat => self.cluster.timeouts.heartbeat_range(),
         }
-    }
-
-    fn properties() -> Vec<Property<ElectionModel<Self>>> {
-        properties_list()
-    }
-
-    fn symmetry() -> Option<super::Canonicalize<Self>> {
-        Some(Representative::representative)
     }
 
     fn message_term(msg: &RaftMsg) -> Option<u64> {
@@ -386,41 +411,12 @@ impl Rewrite<Id> for RaftStorage {
     }
 }
 
-// -------------------------------------------------------------- properties
-
-/// The properties checked for Raft.
-///
-/// - `election safety` (always): at most one node is ever leader in a given
-///   term, over the whole execution (the model records every (term, leader)
-///   pair it has seen, so a leader that has since stepped down or crashed
-///   still counts). Holds under every fault model the checker offers — loss,
-///   duplication, reordering, crash and recovery with persisted term and vote,
-///   asynchronous timing — because each node votes at most once per term and
-///   a leader needs a majority of votes.
-///   It fails when a node recovers *without* its storage: having forgotten
-///   its vote, it can vote twice in one term (the checker shows the trace).
-/// - the sanity and liveness properties every protocol shares, see
-///   [`properties::common`].
-/// - `adopts higher terms` (always): a node that receives a message with a
-///   term above its own adopts that term — Raft's rule for all servers ("if
-///   a request or response contains a term T > currentTerm, set currentTerm
-///   = T and convert to follower"). Under every fault model.
-fn properties_list() -> Vec<Property<ElectionModel<Raft>>> {
-    vec![
-        Property::always("election safety", properties::one_leader_per_term::<Raft>),
-        Property::always(
-            "adopts higher terms",
-            properties::adopts_received_terms::<Raft>,
-        ),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::leadership::LeaderView;
+    use crate::protocols::testkit::{deliver, fire, lines, sends, start};
     use crate::protocols::Timeouts;
-    use stateright::actor::Command;
 
     fn raft(n: usize) -> Raft {
         Raft::new(Cluster::new(n, Timeouts::default()))
@@ -436,47 +432,46 @@ mod tests {
         }
     }
 
-    fn deliver(
-        node: &Raft,
-        me: usize,
-        state: RaftState,
-        src: usize,
-        msg: RaftMsg,
-    ) -> (RaftState, Out<Raft>) {
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
-        node.on_msg(Id::from(me), &mut cow, Id::from(src), msg, &mut o);
-        (cow.into_owned(), o)
+    fn leader(me: usize, term: u64) -> RaftState {
+        RaftState {
+            term,
+            voted_for: Some(Id::from(me)),
+            role: RaftRole::Leader,
+            leader: Some(Id::from(me)),
+            votes: BTreeSet::new(),
+        }
     }
 
-    fn sent(o: &Out<Raft>) -> Vec<(usize, RaftMsg)> {
-        o.iter()
-            .filter_map(|c| match c {
-                Command::Send(dst, m) => Some((usize::from(*dst), m.clone())),
-                _ => None,
-            })
-            .collect()
+    const ARM_ELECTION: &str = "arm Election 500ms..1s";
+
+    fn save(term: u64, voted_for: Option<usize>) -> String {
+        format!(
+            "save RaftStorage {{ current_term: {term}, voted_for: {:?} }}",
+            voted_for.map(Id::from)
+        )
     }
 
     #[test]
-    fn a_deposed_leader_stops_its_heartbeat_and_watches_for_a_new_leader() {
-        let node = raft(3);
-        let leader = RaftState {
-            term: 2,
-            voted_for: Some(Id::from(0)),
-            role: RaftRole::Leader,
-            leader: Some(Id::from(0)),
-            votes: BTreeSet::new(),
-        };
-        let (state, o) = deliver(&node, 0, leader, 1, RaftMsg::RequestVote { term: 3 });
-        assert_eq!(state.role, RaftRole::Follower);
-        assert!(o
-            .iter()
-            .any(|c| matches!(c, Command::CancelTimer(RaftTimer::Heartbeat))));
-        assert!(
-            o.iter()
-                .any(|c| matches!(c, Command::SetTimer(RaftTimer::Election, _))),
-            "without an election timer it would never stand again: {o:?}"
+    fn a_deposed_leader_saves_the_new_term_stops_its_heartbeat_and_votes() {
+        let (state, o) = deliver(
+            &raft(3),
+            0,
+            leader(0, 2),
+            1,
+            RaftMsg::RequestVote { term: 3 },
+        );
+        assert_eq!(state, follower(3, Some(1)));
+        assert_eq!(
+            lines(&o),
+            [
+                save(3, None),
+                "cancel Heartbeat".into(),
+                // Without an election timer it would never stand again.
+                ARM_ELECTION.into(),
+                save(3, Some(1)),
+                ARM_ELECTION.into(),
+                "send n1 Vote { term: 3, granted: true }".into(),
+            ]
         );
     }
 
@@ -484,32 +479,28 @@ mod tests {
     fn a_repeated_request_from_the_chosen_candidate_is_granted_again() {
         // The first grant may have been lost; granting the same vote again
         // in the same term is safe and keeps the election alive.
-        let node = raft(3);
         let (state, o) = deliver(
-            &node,
+            &raft(3),
             0,
             follower(1, Some(1)),
             1,
             RaftMsg::RequestVote { term: 1 },
         );
-        assert_eq!(state.voted_for, Some(Id::from(1)));
+        assert_eq!(state, follower(1, Some(1)));
         assert_eq!(
-            sent(&o),
-            vec![(
-                1,
-                RaftMsg::Vote {
-                    term: 1,
-                    granted: true
-                }
-            )]
+            lines(&o),
+            [
+                save(1, Some(1)),
+                ARM_ELECTION.into(),
+                "send n1 Vote { term: 1, granted: true }".into()
+            ]
         );
     }
 
     #[test]
     fn a_heartbeat_of_the_current_term_makes_the_sender_the_leader() {
-        let node = raft(3);
         let (state, o) = deliver(
-            &node,
+            &raft(3),
             0,
             follower(1, None),
             2,
@@ -523,7 +514,8 @@ mod tests {
                 term: Some(1)
             }
         );
-        assert!(sent(&o).is_empty(), "no reply to a current heartbeat");
+        // It only restarts the watch: a current heartbeat needs no answer.
+        assert_eq!(lines(&o), [ARM_ELECTION]);
     }
 
     #[test]
@@ -543,21 +535,16 @@ mod tests {
 
     #[test]
     fn a_leaders_heartbeat_timer_beats_every_peer_and_rearms() {
-        let node = raft(3);
-        let mut cow = Cow::Owned(RaftState {
-            term: 1,
-            voted_for: Some(Id::from(0)),
-            role: RaftRole::Leader,
-            leader: Some(Id::from(0)),
-            votes: BTreeSet::new(),
-        });
-        let mut o = Out::new();
-        node.on_timeout(Id::from(0), &mut cow, &RaftTimer::Heartbeat, &mut o);
-        let beat = RaftMsg::AppendEntries { term: 1 };
-        assert_eq!(sent(&o), vec![(1, beat.clone()), (2, beat)]);
-        assert!(o
-            .iter()
-            .any(|c| matches!(c, Command::SetTimer(RaftTimer::Heartbeat, _))));
+        let (state, o) = fire(&raft(3), 0, leader(0, 1), RaftTimer::Heartbeat);
+        assert_eq!(state, leader(0, 1));
+        assert_eq!(
+            lines(&o),
+            [
+                "send n1 AppendEntries { term: 1 }",
+                "send n2 AppendEntries { term: 1 }",
+                "arm Heartbeat 50ms..50ms"
+            ]
+        );
     }
 
     #[test]
@@ -570,12 +557,11 @@ mod tests {
             1,
             RaftMsg::AppendEntries { term: u64::MAX },
         );
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
-        node.on_timeout(Id::from(0), &mut cow, &RaftTimer::Election, &mut o);
-        assert_eq!(cow.term, u64::MAX);
-        assert_eq!(cow.role, RaftRole::Follower);
-        assert!(sent(&o).is_empty(), "no election beyond the last term");
+        let (state, o) = fire(&node, 0, state, RaftTimer::Election);
+        assert_eq!(state.term, u64::MAX);
+        assert_eq!(state.role, RaftRole::Follower);
+        // No election beyond the last term; the watch goes on.
+        assert_eq!(lines(&o), [ARM_ELECTION]);
     }
 
     #[test]
@@ -588,75 +574,70 @@ mod tests {
             1,
             RaftMsg::RequestVote { term: 1 },
         );
-        assert_eq!(state.voted_for, Some(Id::from(1)));
-        assert_eq!(state.term, 1);
-        let save = o.iter().position(|c| matches!(c, Command::Save(s) if s.voted_for == Some(Id::from(1)) && s.current_term == 1));
-        let reply = o
-            .iter()
-            .position(|c| matches!(c, Command::Send(_, RaftMsg::Vote { granted: true, .. })));
-        assert!(
-            save.is_some() && reply.is_some() && save < reply,
-            "save must precede the reply: {o:?}"
+        assert_eq!(state, follower(1, Some(1)));
+        assert_eq!(
+            lines(&o),
+            [
+                save(1, None),
+                save(1, Some(1)),
+                ARM_ELECTION.into(),
+                "send n1 Vote { term: 1, granted: true }".into()
+            ]
         );
 
-        // A second candidate in the same term gets no vote.
+        // A second candidate in the same term gets no vote, and no answer: a
+        // refusal in its own term would tell it nothing.
         let (state, o) = deliver(&node, 0, state, 2, RaftMsg::RequestVote { term: 1 });
-        assert_eq!(state.voted_for, Some(Id::from(1)));
-        assert!(sent(&o).is_empty());
+        assert_eq!(state, follower(1, Some(1)));
+        assert!(lines(&o).is_empty(), "{:?}", lines(&o));
     }
 
     #[test]
     fn refuses_a_stale_candidate_with_its_newer_term() {
-        let node = raft(3);
-        let (_, o) = deliver(
-            &node,
+        let (state, o) = deliver(
+            &raft(3),
             0,
             follower(3, None),
             1,
             RaftMsg::RequestVote { term: 2 },
         );
-        assert_eq!(
-            sent(&o),
-            vec![(
-                1,
-                RaftMsg::Vote {
-                    term: 3,
-                    granted: false
-                }
-            )]
-        );
+        assert_eq!(state, follower(3, None));
+        assert_eq!(lines(&o), ["send n1 Vote { term: 3, granted: false }"]);
     }
 
     #[test]
-    fn candidate_becomes_leader_with_a_majority() {
+    fn an_election_timeout_starts_an_election_and_a_majority_wins_it() {
         let node = raft(3);
-        let mut state = Cow::Owned(follower(0, None));
-        let mut o = Out::new();
-        node.on_timeout(Id::from(0), &mut state, &RaftTimer::Election, &mut o);
+        let (state, o) = fire(&node, 0, follower(0, None), RaftTimer::Election);
         assert_eq!(state.role, RaftRole::Candidate);
-        assert_eq!(state.term, 1);
-        let (state, o) = deliver(
-            &node,
-            0,
-            state.into_owned(),
-            2,
-            RaftMsg::Vote {
-                term: 1,
-                granted: true,
-            },
+        assert_eq!(
+            lines(&o),
+            [
+                save(1, Some(0)),
+                ARM_ELECTION.into(),
+                "send n1 RequestVote { term: 1 }".into(),
+                "send n2 RequestVote { term: 1 }".into(),
+            ]
         );
-        assert_eq!(state.role, RaftRole::Leader);
-        assert_eq!(state.leader(), Some(Id::from(0)));
-        let heartbeats = sent(&o);
-        assert_eq!(heartbeats.len(), 2);
-        assert!(heartbeats
-            .iter()
-            .all(|(_, m)| *m == RaftMsg::AppendEntries { term: 1 }));
+        let vote = RaftMsg::Vote {
+            term: 1,
+            granted: true,
+        };
+        let (state, o) = deliver(&node, 0, state, 2, vote);
+        assert_eq!(state, leader(0, 1));
+        assert_eq!(
+            lines(&o),
+            [
+                "cancel Election",
+                "send n1 AppendEntries { term: 1 }",
+                "send n2 AppendEntries { term: 1 }",
+                "arm Heartbeat 50ms..50ms"
+            ]
+        );
     }
 
     #[test]
     fn a_vote_from_an_older_term_is_not_counted() {
-        let node = raft(5);
         let candidate = RaftState {
             term: 2,
             voted_for: Some(Id::from(0)),
@@ -664,63 +645,60 @@ mod tests {
             leader: None,
             votes: BTreeSet::from([Id::from(0), Id::from(1)]),
         };
-        let (state, _) = deliver(
-            &node,
-            0,
-            candidate,
-            2,
-            RaftMsg::Vote {
-                term: 1,
-                granted: true,
-            },
-        );
-        assert_eq!(state.role, RaftRole::Candidate);
-        assert_eq!(state.votes.len(), 2);
+        let stale = RaftMsg::Vote {
+            term: 1,
+            granted: true,
+        };
+        let (state, o) = deliver(&raft(5), 0, candidate.clone(), 2, stale);
+        assert_eq!(state, candidate);
+        assert!(lines(&o).is_empty());
     }
 
     #[test]
     fn leader_steps_down_on_a_reply_from_a_higher_term() {
-        let node = raft(3);
-        let leader = RaftState {
-            term: 1,
-            voted_for: Some(Id::from(0)),
-            role: RaftRole::Leader,
-            leader: Some(Id::from(0)),
-            votes: BTreeSet::new(),
-        };
-        let (state, o) = deliver(&node, 0, leader, 1, RaftMsg::AppendEntriesReply { term: 2 });
-        assert_eq!(state.role, RaftRole::Follower);
-        assert_eq!(state.term, 2);
-        assert_eq!(state.voted_for, None);
-        assert!(o
-            .iter()
-            .any(|c| matches!(c, Command::Save(s) if s.current_term == 2)));
+        let (state, o) = deliver(
+            &raft(3),
+            0,
+            leader(0, 1),
+            1,
+            RaftMsg::AppendEntriesReply { term: 2 },
+        );
+        assert_eq!(state, follower(2, None));
+        assert_eq!(
+            lines(&o),
+            [
+                save(2, None),
+                "cancel Heartbeat".into(),
+                ARM_ELECTION.into()
+            ]
+        );
     }
 
     #[test]
     fn restores_term_and_vote_after_a_crash() {
-        let node = raft(3);
-        let storage = Some(RaftStorage {
+        let storage = RaftStorage {
             current_term: 4,
             voted_for: Some(Id::from(2)),
-        });
-        let state = node.on_start(Id::from(0), &storage, &mut Out::new());
-        assert_eq!((state.term, state.voted_for), (4, Some(Id::from(2))));
-        assert_eq!(state.role, RaftRole::Follower);
+        };
+        let (state, o) = start(&raft(3), 0, Some(storage));
+        assert_eq!(state, follower(4, Some(2)));
+        assert_eq!(lines(&o), [ARM_ELECTION]);
     }
 
     #[test]
     fn stale_heartbeat_is_answered_with_the_newer_term() {
-        let node = raft(3);
         let (state, o) = deliver(
-            &node,
+            &raft(3),
             1,
             follower(3, None),
             0,
             RaftMsg::AppendEntries { term: 2 },
         );
-        assert_eq!(state.leader, None);
-        assert_eq!(sent(&o), vec![(0, RaftMsg::AppendEntriesReply { term: 3 })]);
+        assert_eq!(state, follower(3, None));
+        assert_eq!(
+            sends(&o),
+            vec![(0, RaftMsg::AppendEntriesReply { term: 3 })]
+        );
     }
 
     mod props {

@@ -17,13 +17,11 @@
 //! leader (it has just started or recovered) adopts the sender of the first
 //! heartbeat it hears. Nothing is persisted.
 
-use super::mutants::*;
-use super::{arm, Cluster, Ids, MaybeId, Protocol, ProtocolKind, TimerRole};
+use super::{arm, Cluster, Deviation, Ids, MaybeId, Protocol, ProtocolKind, TimerRole};
 use crate::leadership::{Leadership, Role};
-use crate::model::{properties, ElectionModel};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
-use stateright::Property;
+use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
@@ -34,12 +32,21 @@ use std::time::Duration;
 /// A token that travels around the ring.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Token {
-    /// The ids of the live nodes the election has passed, initiator first.
-    Election { ids: Vec<Id> },
-    /// The elected leader, and the nodes the announcement has passed.
-    Coordinator { leader: Id, ids: Vec<Id> },
+    /// An election under way.
+    Election {
+        /// The ids of the live nodes the election has passed, initiator first.
+        ids: Vec<Id>,
+    },
+    /// The announcement of its outcome.
+    Coordinator {
+        /// The elected leader.
+        leader: Id,
+        /// The nodes the announcement has passed.
+        ids: Vec<Id>,
+    },
 }
 
+/// What Ring nodes say to each other.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RingMsg {
     /// A token handed to the successor.
@@ -50,6 +57,7 @@ pub enum RingMsg {
     Alive,
 }
 
+/// The timers a Ring node arms.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RingTimer {
     /// Leader: time to send a heartbeat.
@@ -64,17 +72,23 @@ pub enum RingTimer {
 
 // ------------------------------------------------------------------- state
 
+/// Where a Ring node stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RingRole {
+    /// Follows the leader it knows, if any.
     Follower,
     /// Has passed an ELECTION token and waits for the COORDINATOR.
     Participant,
+    /// Was elected.
     Leader,
 }
 
+/// A Ring node's state.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RingState {
+    /// Where the node stands.
     pub role: RingRole,
+    /// The leader it follows (itself when leading).
     pub leader: Option<Id>,
     /// Tokens handed on but not yet acknowledged, with the node each was
     /// handed to.
@@ -83,6 +97,7 @@ pub struct RingState {
 
 // ---------------------------------------------------------------- handlers
 
+/// The Ring node program: its cluster's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ring {
     cluster: Cluster,
@@ -141,7 +156,7 @@ impl Ring {
     /// A token that names only members, and an election token that names
     /// its initiator.
     fn well_formed(&self, token: &Token) -> bool {
-        let member = |id: &Id| usize::from(*id) < self.cluster.size;
+        let member = |id: &Id| self.cluster.is_member(*id);
         match token {
             Token::Election { ids } => !ids.is_empty() && ids.iter().all(member),
             Token::Coordinator { leader, ids } => member(leader) && ids.iter().all(member),
@@ -150,13 +165,13 @@ impl Ring {
 
     /// The leader an election token elects: the highest id on it.
     fn choose_leader(&self, me: Id, ids: &[Id]) -> Id {
-        if self.cluster.mutated(RING_ELECT_INITIATOR) {
-            return ids.first().copied().unwrap_or(me);
+        // Seeded-bug hook: the checker's seeded bugs are the only source of
+        // a deviation (see `Deviation`); real nodes never carry one.
+        match self.cluster.deviation {
+            Some(Deviation::RingElectsInitiator) => ids.first().copied().unwrap_or(me),
+            Some(Deviation::RingElectsLowest) => ids.iter().copied().min().unwrap_or(me),
+            _ => ids.iter().copied().max().unwrap_or(me),
         }
-        if self.cluster.mutated(RING_ELECT_LOWEST) {
-            return ids.iter().copied().min().unwrap_or(me);
-        }
-        ids.iter().copied().max().unwrap_or(me)
     }
 
     fn hand_over(&self, token: Token, target: Id, state: &mut RingState, o: &mut Out<Self>) {
@@ -245,8 +260,6 @@ impl Actor for Ring {
     }
 
     fn on_msg(&self, me: Id, state: &mut Cow<RingState>, src: Id, msg: RingMsg, o: &mut Out<Self>) {
-        // Every delivery consumes its message, even one that changes nothing.
-        let state = state.to_mut();
         match msg {
             // No member running this code sends such a token; whoever did
             // gets no ack and changes nothing (fuzzing found that an empty
@@ -254,15 +267,15 @@ impl Actor for Ring {
             RingMsg::Pass(token) if !self.well_formed(&token) => {}
             RingMsg::Pass(token) => {
                 o.send(src, RingMsg::Ack(token.clone()));
-                self.receive(me, token, state, o);
+                self.receive(me, token, state.to_mut(), o);
             }
-            RingMsg::Ack(_) if self.cluster.mutated(RING_IGNORE_ACK) => {}
             RingMsg::Ack(token) => {
                 if let Some(i) = state
                     .unacked
                     .iter()
                     .position(|(t, to)| *t == token && *to == src)
                 {
+                    let state = state.to_mut();
                     state.unacked.remove(i);
                     if state.unacked.is_empty() {
                         o.cancel_timer(RingTimer::AckTimeout);
@@ -273,7 +286,7 @@ impl Actor for Ring {
                 // A node that knows no leader yet (it has just started or
                 // recovered) learns it from the heartbeat.
                 if state.role == RingRole::Follower && state.leader.is_none_or(|l| l == src) {
-                    state.leader = Some(src);
+                    state.to_mut().leader = Some(src);
                     arm(self, o, RingTimer::LeaderTimeout);
                 }
             }
@@ -332,8 +345,14 @@ impl Protocol for Ring {
         }
     }
 
-    fn properties() -> Vec<Property<ElectionModel<Self>>> {
-        properties_list()
+    /// A COORDINATOR token that has passed every member (an ELECTION token
+    /// of the same length is one byte shorter, lacking the leader).
+    fn largest_message(cluster: &Cluster) -> Option<RingMsg> {
+        let last = cluster.members().last()?;
+        Some(RingMsg::Pass(Token::Coordinator {
+            leader: last,
+            ids: cluster.members().collect(),
+        }))
     }
 
     fn message_kind(msg: &RingMsg) -> &'static str {
@@ -385,37 +404,46 @@ impl fmt::Debug for RingState {
     }
 }
 
-// -------------------------------------------------------------- properties
+// Relabelling node ids, for the checker's state representation (never used
+// to merge states: the ring's order is the order of ids).
+impl Rewrite<Id> for Token {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        match self {
+            Token::Election { ids } => Token::Election {
+                ids: ids.rewrite(plan),
+            },
+            Token::Coordinator { leader, ids } => Token::Coordinator {
+                leader: leader.rewrite(plan),
+                ids: ids.rewrite(plan),
+            },
+        }
+    }
+}
 
-/// The properties checked for Ring.
-///
-/// - `single leader` (always): at most one live node acts as leader.
-/// - `agreement` (always): live nodes that have finished an election and
-///   follow a live leader all follow the same one.
-///
-/// Both hold on a reliable network with timely timing (an ack timeout fires
-/// only when no message is in flight, so only dead successors are skipped),
-/// with crash-stop failures and with recovery (a recovered node learns the
-/// leader from its heartbeat and does not challenge it). They fail — split
-/// brain — when an ack timeout can fire while the ack is still in flight or
-/// the ack is lost: a live node is skipped and left out of the election.
-///
-/// The sanity and liveness properties every protocol shares are in
-/// [`properties::common`].
-fn properties_list() -> Vec<Property<ElectionModel<Ring>>> {
-    vec![
-        Property::always("single leader", properties::single_live_leader::<Ring>),
-        Property::always("agreement", properties::settled_nodes_agree::<Ring>),
-        Property::always(
-            "highest live id leads",
-            properties::highest_live_id_leads::<Ring>,
-        ),
-    ]
+impl Rewrite<Id> for RingMsg {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        match self {
+            RingMsg::Pass(token) => RingMsg::Pass(token.rewrite(plan)),
+            RingMsg::Ack(token) => RingMsg::Ack(token.rewrite(plan)),
+            RingMsg::Alive => RingMsg::Alive,
+        }
+    }
+}
+
+impl Rewrite<Id> for RingState {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        RingState {
+            role: self.role,
+            leader: self.leader.rewrite(plan),
+            unacked: self.unacked.rewrite(plan),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocols::testkit::{self, fire, lines, sends};
     use crate::protocols::Timeouts;
     use stateright::actor::Command;
 
@@ -427,15 +455,6 @@ mod tests {
         v.iter().copied().map(Id::from).collect()
     }
 
-    fn sends(o: &Out<Ring>) -> Vec<(usize, RingMsg)> {
-        o.iter()
-            .filter_map(|c| match c {
-                Command::Send(dst, m) => Some((usize::from(*dst), m.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
     fn idle() -> RingState {
         RingState {
             role: RingRole::Follower,
@@ -444,6 +463,7 @@ mod tests {
         }
     }
 
+    /// Delivers `msg` and returns the new state with what was sent.
     fn deliver(
         node: &Ring,
         me: usize,
@@ -451,10 +471,8 @@ mod tests {
         src: usize,
         msg: RingMsg,
     ) -> (RingState, Vec<(usize, RingMsg)>) {
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
-        node.on_msg(Id::from(me), &mut cow, Id::from(src), msg, &mut o);
-        (cow.into_owned(), sends(&o))
+        let (state, o) = testkit::deliver(node, me, state, src, msg);
+        (state, sends(&o))
     }
 
     #[test]
@@ -501,12 +519,9 @@ mod tests {
         let (state, _) = deliver(&node, 0, idle(), 2, RingMsg::Alive);
         assert_eq!(state.leader, Some(Id::from(2)));
         // The leader's heartbeat restarts its follower's leader timeout.
-        let mut cow = Cow::Owned(state.clone());
-        let mut o = Out::new();
-        node.on_msg(Id::from(0), &mut cow, Id::from(2), RingMsg::Alive, &mut o);
-        assert!(o
-            .iter()
-            .any(|c| matches!(c, Command::SetTimer(RingTimer::LeaderTimeout, _))));
+        let (after, o) = testkit::deliver(&node, 0, state.clone(), 2, RingMsg::Alive);
+        assert_eq!(after, state);
+        assert_eq!(lines(&o), ["arm LeaderTimeout 500ms..1s"]);
         // A participant waits for the COORDINATOR instead.
         let participant = RingState {
             role: RingRole::Participant,
@@ -577,11 +592,15 @@ mod tests {
             leader: None,
             unacked: vec![(token.clone(), Id::from(2))],
         };
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
-        node.on_timeout(Id::from(1), &mut cow, &RingTimer::AckTimeout, &mut o);
-        assert_eq!(sends(&o), vec![(3, RingMsg::Pass(token.clone()))]);
-        assert_eq!(cow.unacked, vec![(token, Id::from(3))]);
+        let (state, o) = fire(&node, 1, state, RingTimer::AckTimeout);
+        assert_eq!(
+            lines(&o),
+            [
+                format!("send n3 Pass({token:?})"),
+                "arm AckTimeout 25ms..25ms".to_string()
+            ]
+        );
+        assert_eq!(state.unacked, vec![(token, Id::from(3))]);
     }
 
     #[test]
@@ -597,11 +616,26 @@ mod tests {
             leader: None,
             unacked: vec![(token, Id::from(0))],
         };
-        let mut cow = Cow::Owned(state);
-        let mut o = Out::new();
-        node.on_timeout(Id::from(2), &mut cow, &RingTimer::AckTimeout, &mut o);
-        assert_eq!(cow.role, RingRole::Leader);
-        assert_eq!(cow.leader, Some(Id::from(2)));
+        let (state, o) = fire(&node, 2, state, RingTimer::AckTimeout);
+        assert_eq!(state.role, RingRole::Leader);
+        assert_eq!(state.leader, Some(Id::from(2)));
+        // It announces itself round the ring and starts its heartbeat.
+        let coordinator = Token::Coordinator {
+            leader: Id::from(2),
+            ids: ids(&[2]),
+        };
+        assert_eq!(
+            lines(&o),
+            [
+                "cancel ElectionTimeout".to_string(),
+                "cancel LeaderTimeout".to_string(),
+                "send n0 Alive".to_string(),
+                "send n1 Alive".to_string(),
+                "arm Heartbeat 50ms..50ms".to_string(),
+                format!("send n0 Pass({coordinator:?})"),
+                "arm AckTimeout 25ms..25ms".to_string(),
+            ]
+        );
     }
 
     mod props {

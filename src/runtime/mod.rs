@@ -145,18 +145,9 @@ impl NodeConfig {
                 )));
             }
         }
-        let t = &self.timeouts;
-        if t.election.start > t.election.end {
-            return Err(StartError::Config(
-                "the election timeout range is empty".into(),
-            ));
-        }
-        if t.heartbeat >= t.election.start {
-            return Err(StartError::Config(format!(
-                "the heartbeat ({:?}) must be shorter than the election timeout ({:?}): followers would suspect a live leader",
-                t.heartbeat, t.election.start
-            )));
-        }
+        self.timeouts
+            .validate()
+            .map_err(|e| StartError::Config(e.to_string()))?;
         Ok(())
     }
 }

@@ -12,30 +12,36 @@
 //! A state that can reach no goal but can reach a state whose successors a
 //! bound cut off is "not decided": the goal might lie beyond the bound.
 
-use super::run::Outcome;
 use super::trace::Trace;
-use crate::model::{properties, ElectionModel, ModelConfig, System};
-use crate::protocols::Protocol;
+use super::verdict::{Outcome, Steps};
+use crate::model::{properties, ElectionModel, Modelled, System};
 use serde::Serialize;
 use stateright::Model;
+use stateright::Representative;
 use std::collections::hash_map::{DefaultHasher, Entry};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
+/// What the recoverability check established, and what it cost.
 #[derive(Clone, Debug, Serialize)]
 pub struct LivenessResult {
+    /// The verdict.
     #[serde(flatten)]
     pub outcome: Outcome,
     /// States in the explored graph (after symmetry reduction, if used).
     pub states: usize,
+    /// Transitions in it.
     pub edges: usize,
     /// States that reach a goal only, if at all, beyond a bound.
     pub undecided_states: usize,
     /// States from which no leader can ever be reached.
     pub violating_states: usize,
+    /// Whether symmetry reduction was applied.
     pub symmetry_used: bool,
+    /// Whether a bound cut off some successor.
     pub bound_hit: bool,
+    /// Wall-clock time.
     pub seconds: f64,
     /// Path to a state from which no leader can ever be reached.
     pub trace: Option<Trace>,
@@ -56,22 +62,24 @@ fn fingerprint<T: Hash>(value: &T) -> u64 {
     h.finish()
 }
 
-/// Checks recoverability of `config` for protocol `P`. Stops with "not
-/// decided" once the graph holds `max_states` states.
-pub fn recoverability<P: Protocol>(
-    config: &ModelConfig,
-    mutation: Option<&'static str>,
-    use_symmetry: bool,
+/// Checks recoverability of `model`, exploring one state per symmetry class
+/// if `symmetry` (only for a protocol whose nodes are interchangeable).
+/// Stops with "not decided" once the graph holds `max_states` states.
+pub fn recoverability<P: Modelled>(
+    model: &ElectionModel<P>,
+    symmetry: bool,
     max_states: usize,
 ) -> LivenessResult {
     let started = Instant::now();
-    let model = ElectionModel::<P>::with_mutation(config.clone(), mutation);
-    let symmetry = if use_symmetry { P::symmetry() } else { None };
-    let canonical = |s: &System<P>| match symmetry {
-        Some(representative) => fingerprint(&representative(s)),
-        None => fingerprint(s),
+    let symmetry = symmetry && P::SYMMETRIC;
+    let canonical = |s: &System<P>| {
+        if symmetry {
+            fingerprint(&s.representative())
+        } else {
+            fingerprint(s)
+        }
     };
-    let goal = |s: &System<P>| properties::one_leader_known_to_all(&model, s);
+    let goal = |s: &System<P>| properties::one_leader_known_to_all(model, s);
 
     let mut index: HashMap<u64, u32> = HashMap::new();
     let mut graph = Graph {
@@ -146,7 +154,7 @@ pub fn recoverability<P: Protocol>(
     // has the shortest path from the start.
     let trace = stuck
         .first()
-        .map(|&s| Trace::from_steps(replay(&model, &graph, s)));
+        .map(|&s| Trace::from_steps(replay(model, &graph, s)));
     let outcome = if !stuck.is_empty() {
         Outcome::Violated
     } else if undecided > 0 || truncated {
@@ -168,7 +176,7 @@ pub fn recoverability<P: Protocol>(
         edges: graph.edges.len(),
         undecided_states: undecided,
         violating_states: stuck.len(),
-        symmetry_used: symmetry.is_some(),
+        symmetry_used: symmetry,
         bound_hit,
         seconds: started.elapsed().as_secs_f64(),
         trace,
@@ -209,11 +217,7 @@ fn backward((start, from): &(Vec<u32>, Vec<u32>), marked: &[bool]) -> Vec<bool> 
 }
 
 /// Rebuilds the path to `target` by replaying the recorded actions.
-fn replay<P: Protocol>(
-    model: &ElectionModel<P>,
-    graph: &Graph,
-    target: usize,
-) -> super::run::Steps<P> {
+fn replay<P: Modelled>(model: &ElectionModel<P>, graph: &Graph, target: usize) -> Steps<P> {
     let mut chain = vec![target];
     while let Some(&last) = chain.last() {
         let (parent, _) = graph.parent[last];

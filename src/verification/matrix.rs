@@ -1,31 +1,55 @@
 //! `elect verify`: every scenario in `models/`, the seeded bugs, and the
 //! symmetry reduction, gathered into one report.
 
-use super::run::{self, CheckOptions, CheckResult, Job, Kind, Outcome, Strategy};
-use super::scenario::Scenario;
+use super::run::{self, CheckError, CheckResult, Job};
+use super::scenario::{Scenario, ScenarioError};
+use super::verdict::{Expect, Kind, Outcome, Strategy};
 use crate::protocols::ProtocolKind;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Why `elect verify` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// A scenario file is unreadable or invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// A scenario cannot be checked.
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    /// The directory holds no scenario (or none matches `--only`).
+    #[error("no scenario files in {}", .0.display())]
+    NoScenarios(PathBuf),
+}
 
 /// One seeded bug and what the checker made of it.
 #[derive(Clone, Debug, Serialize)]
 pub struct MutantResult {
+    /// The bug's name.
     pub name: String,
+    /// Its protocol.
     pub protocol: ProtocolKind,
+    /// What it does.
     pub what: String,
+    /// The scenario that must catch it.
     pub scenario: String,
     /// The property whose counterexample caught the bug.
     pub caught_by: Option<String>,
+    /// Steps of the trace that caught it.
     pub trace_steps: Option<usize>,
+    /// Distinct states explored until then.
     pub unique_states: usize,
+    /// Time taken.
     pub seconds: f64,
+    /// Why the check could not run, if it could not.
     pub error: Option<String>,
 }
 
 impl MutantResult {
+    /// Whether the bug was caught.
     pub fn killed(&self) -> bool {
         self.caught_by.is_some()
     }
@@ -34,25 +58,40 @@ impl MutantResult {
 /// Unique states of one configuration with and without symmetry reduction.
 #[derive(Clone, Debug, Serialize)]
 pub struct SymmetryRow {
+    /// The scenario measured.
     pub scenario: String,
+    /// Distinct states without symmetry reduction.
     pub unique_without: usize,
+    /// Time without.
     pub seconds_without: f64,
+    /// Distinct states with it.
     pub unique_with: usize,
+    /// Time with.
     pub seconds_with: f64,
 }
 
+/// Everything `elect verify` established.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The command that produced it.
     pub command: String,
+    /// When (RFC 3339).
     pub date: String,
+    /// On what machine.
     pub machine: String,
+    /// How long it took.
     pub seconds: f64,
+    /// Every scenario's result.
     pub scenarios: Vec<CheckResult>,
+    /// Every seeded bug's result, when asked for.
     pub mutants: Vec<MutantResult>,
+    /// The symmetry measurements, when asked for.
     pub symmetry: Vec<SymmetryRow>,
 }
 
 impl Report {
+    /// Whether every scenario met its expectations and every seeded bug was
+    /// caught.
     pub fn all_met(&self) -> bool {
         self.scenarios.iter().all(CheckResult::all_met)
             && self.mutants.iter().all(MutantResult::killed)
@@ -63,7 +102,7 @@ impl Report {
 pub fn run_scenarios(
     scenarios: &[Scenario],
     on_done: &mut dyn FnMut(&CheckResult),
-) -> Result<Vec<CheckResult>, String> {
+) -> Result<Vec<CheckResult>, CheckError> {
     let mut results = Vec::new();
     for scenario in scenarios {
         let result = run::run_job(&Job::from_scenario(scenario), &mut |_| {})?;
@@ -75,40 +114,38 @@ pub fn run_scenarios(
 
 /// Runs each seeded bug against the scenario that should catch it. A bug is
 /// caught when a property the scenario expects to hold is refuted.
-#[cfg(feature = "mutants")]
 pub fn run_mutants(models: &Path, on_done: &mut dyn FnMut(&MutantResult)) -> Vec<MutantResult> {
-    use super::run::Expect;
-    use crate::protocols::mutants::MUTANTS;
     let mut results = Vec::new();
-    for mutant in MUTANTS {
+    for bug in crate::model::all_seeded_bugs() {
         let started = Instant::now();
         let mut result = MutantResult {
-            name: mutant.name.into(),
-            protocol: mutant.protocol,
-            what: mutant.what.into(),
-            scenario: mutant.scenario.into(),
+            name: bug.name.into(),
+            protocol: bug.protocol,
+            what: bug.what.into(),
+            scenario: bug.scenario.into(),
             caught_by: None,
             trace_steps: None,
             unique_states: 0,
             seconds: 0.0,
             error: None,
         };
-        let path = models.join(format!("{}.toml", mutant.scenario));
+        let path = models.join(format!("{}.toml", bug.scenario));
         match Scenario::load(&path) {
-            Err(e) => result.error = Some(e),
+            Err(e) => result.error = Some(e.to_string()),
             Ok(scenario) => {
                 let mut job = Job::from_scenario(&scenario);
                 // Stop at the first unexpected counterexample: that is the catch.
                 job.options.keep_going = false;
-                job.options.mutation = Some(mutant.name);
+                job.options.seeded_bug = Some(bug.name.to_string());
                 match run::run_job(&job, &mut |_| {}) {
-                    Err(e) => result.error = Some(e),
+                    Err(e) => result.error = Some(e.to_string()),
                     Ok(checked) => {
                         result.unique_states = checked.unique_states;
-                        if let Some(p) = checked.properties.iter().find(|p| {
-                            p.expect == Expect::Holds
-                                && matches!(p.outcome, Outcome::Violated | Outcome::NoExample)
-                        }) {
+                        if let Some(p) = checked
+                            .properties
+                            .iter()
+                            .find(|p| p.expect == Expect::Holds && p.outcome.is_refutation())
+                        {
                             result.caught_by = Some(p.name.clone());
                             result.trace_steps = p.trace.as_ref().map(|t| t.steps.len());
                         }
@@ -123,29 +160,16 @@ pub fn run_mutants(models: &Path, on_done: &mut dyn FnMut(&MutantResult)) -> Vec
     results
 }
 
-/// Without the `mutants` feature there is nothing to run.
-#[cfg(not(feature = "mutants"))]
-pub fn run_mutants(_: &Path, _: &mut dyn FnMut(&MutantResult)) -> Vec<MutantResult> {
-    Vec::new()
-}
-
 /// Checks the scenarios whose protocol supports symmetry reduction twice,
 /// depth-first with and without it.
-pub fn compare_symmetry(scenarios: &[Scenario]) -> Result<Vec<SymmetryRow>, String> {
+pub fn compare_symmetry(scenarios: &[Scenario]) -> Result<Vec<SymmetryRow>, CheckError> {
     let mut rows = Vec::new();
-    for scenario in scenarios
-        .iter()
-        .filter(|s| s.protocol == ProtocolKind::Raft)
-    {
-        let measure = |symmetry: bool| -> Result<(usize, f64), String> {
+    for scenario in scenarios.iter().filter(|s| s.protocol.is_symmetric()) {
+        let measure = |symmetry: bool| -> Result<(usize, f64), CheckError> {
             let mut job = Job::from_scenario(scenario);
             job.recoverability = false;
-            job.options = CheckOptions {
-                strategy: Strategy::Dfs,
-                symmetry,
-                keep_going: true,
-                ..job.options
-            };
+            job.options = job.options.with_search(Some(Strategy::Dfs), Some(symmetry));
+            job.options.keep_going = true;
             let r = run::run_job(&job, &mut |_| {})?;
             Ok((r.unique_states, r.seconds))
         };
@@ -267,7 +291,7 @@ pub fn render_markdown(report: &Report) -> String {
         let _ = writeln!(out, "## Seeded bugs\n");
         let _ = writeln!(
             out,
-            "Built with `--features mutants`. Each bug is checked against the scenario that should catch it; it is \
+            "Each bug (`src/model/claims.rs`) is checked against the scenario that should catch it; it is \
              caught when a property the scenario expects to hold is refuted.\n"
         );
         let _ = writeln!(out, "| bug | what it does | scenario | caught by | trace | states | time |\n|---|---|---|---|---|---|---|");
@@ -293,7 +317,7 @@ pub fn render_markdown(report: &Report) -> String {
     }
 
     if !report.symmetry.is_empty() {
-        let _ = writeln!(out, "## Symmetry reduction (Raft)\n");
+        let _ = writeln!(out, "## Symmetry reduction\n");
         let _ = writeln!(
             out,
             "Raft's nodes are interchangeable, so states that differ only by a permutation of node ids are \
@@ -371,14 +395,14 @@ pub fn verify(
     command: String,
     on_scenario: &mut dyn FnMut(&CheckResult),
     on_mutant: &mut dyn FnMut(&MutantResult),
-) -> Result<Report, String> {
+) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let scenarios: Vec<Scenario> = Scenario::load_dir(models)?
         .into_iter()
         .filter(|s| only.is_none_or(|o| s.name.contains(o)))
         .collect();
     if scenarios.is_empty() {
-        return Err(format!("no scenario files in {}", models.display()));
+        return Err(VerifyError::NoScenarios(models.to_path_buf()));
     }
     let results = run_scenarios(&scenarios, on_scenario)?;
     let mutants = if mutants {

@@ -1,5 +1,15 @@
-//! Verification: running the checker, judging what it established, sound
-//! liveness, scenario files, and reporting with readable traces.
+//! Verification: running the checker and judging what it established.
+//!
+//! - [`verdict`]: the vocabulary — options, kinds of claim, expectations,
+//!   outcomes, and when an outcome meets an expectation;
+//! - [`run`]: one job, checked once ([`run::run_job`]);
+//! - [`liveness`]: sound liveness (recoverability) over the complete graph;
+//! - [`scenario`]: scenario files in `models/`;
+//! - [`matrix`]: `elect verify` — every scenario, the seeded bugs, symmetry;
+//! - [`report`], [`trace`]: results and counterexamples for people.
+//!
+//! Dependencies run one way: `verdict` ← `scenario`, `liveness`, `trace` ←
+//! `run` ← `matrix`, `report`.
 
 pub mod liveness;
 pub mod matrix;
@@ -7,3 +17,4 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod trace;
+pub mod verdict;

@@ -1,8 +1,10 @@
 //! Printing check results for people.
 
-use super::run::{CheckResult, Kind, Outcome};
+use super::run::CheckResult;
+use super::verdict::{Kind, Outcome, Strategy};
 use std::fmt::Write;
 
+/// The word a result table uses for a kind of property.
 pub fn kind_label(kind: Kind) -> &'static str {
     match kind {
         Kind::Always => "safety",
@@ -72,8 +74,8 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
         result.max_depth,
         result.seconds,
         match result.options.strategy {
-            super::run::Strategy::Bfs => "bfs",
-            super::run::Strategy::Dfs => "dfs",
+            Strategy::Bfs => "bfs",
+            Strategy::Dfs => "dfs",
         },
         if result.symmetry_used {
             " + symmetry"

@@ -1,242 +1,125 @@
 //! Running the model checker on one configuration and saying precisely what
 //! it established.
+//!
+//! A [`Job`] names a protocol, a configuration, the check options and what
+//! is expected of each property. [`run_job`] maps the protocol name to its
+//! type once, builds the model once, runs Stateright's checker on it and,
+//! when asked, the sound recoverability check on the same model.
 
-use super::scenario::{Scenario, RECOVERABILITY};
+use super::liveness::{self, LivenessResult};
+use super::scenario::Scenario;
 use super::trace::Trace;
-use crate::model::{Action, ElectionModel, ModelConfig, System};
-use crate::protocols::{Protocol, ProtocolKind};
-use serde::{Deserialize, Serialize};
+use super::verdict::{
+    CheckOptions, Expect, Kind, Outcome, Progress, Steps, Strategy, RECOVERABILITY,
+};
+use crate::model::{
+    properties, Action, ConfigError, ElectionModel, ModelConfig, Modelled, System, UnknownBug,
+};
+use crate::protocols::ProtocolKind;
+use serde::Serialize;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::{Duration, Instant};
 
-/// How the state space is searched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    /// Breadth first: shortest counterexamples; keeps the frontier in memory.
-    Bfs,
-    /// Depth first: little memory; enables symmetry reduction.
-    Dfs,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct CheckOptions {
-    pub strategy: Strategy,
-    pub threads: usize,
-    /// Do not explore paths longer than this many steps.
-    pub depth: Option<usize>,
-    /// Use symmetry reduction where the protocol allows it (DFS only).
-    pub symmetry: bool,
-    /// Stop after this long and report what was established so far.
-    pub timeout: Option<Duration>,
-    /// Keep exploring after the first unexpected safety counterexample, to
-    /// decide every property (by default the check stops there, as TLC does).
-    pub keep_going: bool,
-    /// Check the protocol with this seeded bug (needs the `mutants` feature).
-    pub mutation: Option<&'static str>,
-}
-
-impl Default for CheckOptions {
-    fn default() -> Self {
-        CheckOptions {
-            strategy: Strategy::Bfs,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            depth: None,
-            symmetry: false,
-            timeout: None,
-            keep_going: false,
-            mutation: None,
-        }
-    }
-}
-
-/// A snapshot of a running check.
-#[derive(Clone, Copy, Debug)]
-pub struct Progress {
-    pub states: usize,
-    pub unique_states: usize,
-    pub max_depth: usize,
-    pub elapsed: Duration,
-}
-
-/// The kind of claim a property makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// Safety: true in every reachable state.
-    Always,
-    /// Sanity: true in some reachable state.
-    Sometimes,
-    /// Liveness as Stateright checks it: eventually true on every acyclic path.
-    Eventually,
-    /// Sound liveness: from every reachable state a single leader known to
-    /// all can still be reached (see `verification::liveness`).
-    Recoverability,
-}
-
-impl From<&Expectation> for Kind {
-    fn from(e: &Expectation) -> Kind {
-        match e {
-            Expectation::Always => Kind::Always,
-            Expectation::Sometimes => Kind::Sometimes,
-            Expectation::Eventually => Kind::Eventually,
-        }
-    }
-}
-
-/// What we expect the checker to establish for a property.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Expect {
-    /// Safety and liveness are not refuted; a sanity example is found.
-    Holds,
-    /// The checker finds a counterexample (a known weakness, e.g. split
-    /// brain under asynchronous timing); for sanity, no example exists.
-    Violated,
-    /// The bounded check can neither prove nor refute it (e.g. Raft's
-    /// recoverability, when a leader may need a term beyond the bound).
-    Undecided,
-}
-
-impl fmt::Display for Expect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Expect::Holds => "holds",
-            Expect::Violated => "violated",
-            Expect::Undecided => "undecided",
-        })
-    }
-}
-
-/// What the checker established for one property. Only what it could have
-/// refuted is ever reported as holding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
-    /// Safety: no reachable state violates it; the whole reachable graph was
-    /// explored and no bound cut anything off.
-    Holds,
-    /// Safety: no violation among the states within the bounds.
-    HoldsWithinBound,
-    /// A counterexample trace.
-    Violated,
-    /// Sanity: an example trace.
-    ExampleFound,
-    /// Sanity: no reachable state within the bounds satisfies it.
-    NoExample,
-    /// Liveness: no counterexample on acyclic paths. Stateright's check of
-    /// `eventually` cannot see cycles, so this proves nothing.
-    Incomplete,
-    /// The check could neither confirm nor refute it (it was stopped, or the
-    /// only counterexample runs into a bound).
-    NotDecided { reason: String },
-}
-
-impl Outcome {
-    fn is_refutation(&self) -> bool {
-        matches!(self, Outcome::Violated | Outcome::NoExample)
-    }
-
-    /// Whether this outcome is consistent with `expect`. Undecided outcomes
-    /// refute nothing, so they are consistent with either expectation only
-    /// for liveness, whose check is known to be incomplete.
-    pub fn meets(&self, kind: Kind, expect: Expect) -> bool {
-        let undecided = matches!(self, Outcome::Incomplete | Outcome::NotDecided { .. });
-        match (self, expect) {
-            (_, Expect::Undecided) => undecided,
-            (Outcome::Incomplete, _) | (Outcome::NotDecided { .. }, _)
-                if kind == Kind::Eventually =>
-            {
-                true
-            }
-            (Outcome::NotDecided { .. }, _) => false,
-            (outcome, Expect::Holds) => !outcome.is_refutation(),
-            (outcome, Expect::Violated) => outcome.is_refutation(),
-        }
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Outcome::Holds => f.write_str("holds (complete)"),
-            Outcome::HoldsWithinBound => f.write_str("holds within bound"),
-            Outcome::Violated => f.write_str("VIOLATED"),
-            Outcome::ExampleFound => f.write_str("example found"),
-            Outcome::NoExample => f.write_str("NO EXAMPLE"),
-            Outcome::Incomplete => f.write_str("no counterexample on acyclic paths — incomplete"),
-            Outcome::NotDecided { reason } => write!(f, "not decided: {reason}"),
-        }
-    }
-}
-
+/// What one property turned out to be.
 #[derive(Clone, Debug, Serialize)]
 pub struct PropertyResult {
+    /// Its name.
     pub name: String,
+    /// The kind of claim it makes.
     pub kind: Kind,
+    /// What the job expected.
     pub expect: Expect,
+    /// What the check established.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// Whether that is what was expected ([`Outcome::meets`]).
     pub meets_expectation: bool,
     /// The counterexample or example, when there is one.
     pub trace: Option<Trace>,
 }
 
+/// Everything one check established.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckResult {
     /// The scenario's name, or the protocol's for an ad-hoc check.
     pub name: String,
+    /// The scenario's description (empty for an ad-hoc check).
     pub description: String,
+    /// The protocol checked.
     pub protocol: ProtocolKind,
+    /// The model it was checked in.
     pub config: ModelConfig,
+    /// How it was checked.
     pub options: CheckOptions,
+    /// Whether symmetry reduction was applied.
     pub symmetry_used: bool,
+    /// States generated.
     pub states: usize,
+    /// Distinct states (after symmetry reduction, if used).
     pub unique_states: usize,
+    /// The longest path explored.
     pub max_depth: usize,
+    /// Wall-clock time of the Stateright check.
     pub seconds: f64,
     /// The search ran until no unexplored state remained (rather than
     /// stopping because every property was decided, or at the timeout).
     pub exhaustive: bool,
     /// Some successor was cut off by the term or in-flight bound.
     pub bound_hit: bool,
+    /// Each property's verdict.
     pub properties: Vec<PropertyResult>,
     /// Statistics of the recoverability check, when it ran.
-    pub liveness: Option<super::liveness::LivenessResult>,
+    pub liveness: Option<LivenessResult>,
 }
 
 impl CheckResult {
+    /// Whether every property met its expectation.
     pub fn all_met(&self) -> bool {
         self.properties.iter().all(|p| p.meets_expectation)
     }
 }
 
-/// Checks `config` for the protocol named by `kind`.
-pub fn check(
-    kind: ProtocolKind,
-    config: &ModelConfig,
-    options: &CheckOptions,
-    expectations: &dyn Fn(&str) -> Option<Expect>,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<CheckResult, String> {
-    crate::with_protocol!(kind, P => check_protocol::<P>(config, options, expectations, progress))
-}
-
-/// Refuses a configuration that cannot be checked, before any work starts.
-pub fn preflight(kind: ProtocolKind, config: &ModelConfig) -> Result<(), String> {
-    config.validate()?;
-    crate::with_protocol!(kind, P => ElectionModel::<P>::new(config.clone()).check_initial_state_within_bounds())
+/// Why a job could not be checked at all.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// The configuration makes no sense.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The seeded bug asked for does not exist.
+    #[error(transparent)]
+    UnknownBug(#[from] UnknownBug),
+    /// An expectation names a property the model does not have.
+    #[error("{job}: no property \"{name}\" (properties: {known})")]
+    UnknownProperty {
+        /// The job's name.
+        job: String,
+        /// The unknown name.
+        name: String,
+        /// The properties there are.
+        known: String,
+    },
+    /// Nothing could be explored: the initial state already lies beyond the
+    /// cap on messages in flight.
+    #[error("the initial state already has {in_flight} messages in flight: raise the cap on messages in flight (--max-in-flight) to at least {in_flight}")]
+    InitialStateBeyondBound {
+        /// Messages in flight in the initial state.
+        in_flight: usize,
+    },
 }
 
 /// One check to run: a configuration and what we expect of it.
 #[derive(Clone, Debug)]
 pub struct Job {
+    /// The scenario's name, or the protocol's.
     pub name: String,
+    /// What the scenario is about.
     pub description: String,
+    /// The protocol to check.
     pub protocol: ProtocolKind,
+    /// The model to check it in.
     pub config: ModelConfig,
+    /// How to check it.
     pub options: CheckOptions,
     /// Expected outcome per property; unlisted properties are expected to hold.
     pub expect: BTreeMap<String, Expect>,
@@ -247,6 +130,21 @@ pub struct Job {
 }
 
 impl Job {
+    /// A check of `protocol` in `config` that expects every property to hold.
+    pub fn new(protocol: ProtocolKind, config: ModelConfig, options: CheckOptions) -> Job {
+        Job {
+            name: protocol.name().to_string(),
+            description: String::new(),
+            protocol,
+            config,
+            options,
+            expect: BTreeMap::new(),
+            recoverability: false,
+            max_states: DEFAULT_MAX_STATES,
+        }
+    }
+
+    /// The check a scenario file describes.
     pub fn from_scenario(scenario: &Scenario) -> Job {
         Job {
             name: scenario.name.clone(),
@@ -260,90 +158,73 @@ impl Job {
         }
     }
 
-    /// Refuses a job that cannot run: a bad configuration, or an expectation
-    /// for a property the model does not have.
-    pub fn validate(&self) -> Result<(), String> {
-        preflight(self.protocol, &self.config)?;
-        let known: Vec<&'static str> = crate::with_protocol!(self.protocol, P => {
-            ElectionModel::<P>::new(self.config.clone()).properties().iter().map(|p| p.name).collect()
-        });
+    /// Refuses a job that cannot run, before any work starts: a bad
+    /// configuration, or an expectation for a property the model does not
+    /// have. (Whether the initial state lies within the bounds is known only
+    /// once the model is built; [`run_job`] says so.)
+    pub fn validate(&self) -> Result<(), CheckError> {
+        self.config.validate()?;
+        let known = crate::with_protocol!(self.protocol, P => property_names::<P>(&self.config));
         match self
             .expect
             .keys()
             .find(|k| k.as_str() != RECOVERABILITY && !known.contains(&k.as_str()))
         {
-            Some(unknown) => Err(format!(
-                "{}: no property \"{unknown}\" (properties: {}, {RECOVERABILITY})",
-                self.name,
-                known.join(", ")
-            )),
+            Some(unknown) => Err(CheckError::UnknownProperty {
+                job: self.name.clone(),
+                name: unknown.clone(),
+                known: format!("{}, {RECOVERABILITY}", known.join(", ")),
+            }),
             None => Ok(()),
         }
     }
 
-    fn expectation(&self, property: &str) -> Expect {
+    /// What the job expects of `property`: as listed, or that it holds.
+    pub fn expectation(&self, property: &str) -> Expect {
         self.expect.get(property).copied().unwrap_or(Expect::Holds)
     }
+}
+
+/// The names of the properties a model of `config` checks for `P`.
+fn property_names<P: Modelled>(config: &ModelConfig) -> Vec<&'static str> {
+    P::claims()
+        .iter()
+        .chain(&properties::common::<P>(config))
+        .map(|p| p.name)
+        .collect()
 }
 
 /// Default cap on the recoverability graph (about 2 GB of edges and index).
 pub const DEFAULT_MAX_STATES: usize = 20_000_000;
 
 /// Runs a job: the Stateright check, then recoverability if asked for.
-pub fn run_job(job: &Job, progress: &mut dyn FnMut(Progress)) -> Result<CheckResult, String> {
-    job.validate()?;
-    let expectations = |name: &str| Some(job.expectation(name));
-    let mut result = check(
-        job.protocol,
-        &job.config,
-        &job.options,
-        &expectations,
-        progress,
-    )?;
-    result.name = job.name.clone();
-    result.description = job.description.clone();
-    if job.recoverability {
-        let use_symmetry = job.options.symmetry;
-        let liveness = crate::with_protocol!(job.protocol, P => {
-            super::liveness::recoverability::<P>(&job.config, job.options.mutation, use_symmetry, job.max_states)
-        });
-        let kind = Kind::Recoverability;
-        let expect = job.expectation(RECOVERABILITY);
-        result.properties.push(PropertyResult {
-            name: RECOVERABILITY.to_string(),
-            kind,
-            expect,
-            meets_expectation: liveness.outcome.meets(kind, expect),
-            outcome: liveness.outcome.clone(),
-            trace: liveness.trace.clone(),
-        });
-        result.liveness = Some(liveness);
-    }
-    Ok(result)
+/// `progress` hears once when the search starts (all counts zero) and every
+/// two seconds after.
+pub fn run_job(job: &Job, progress: &mut dyn FnMut(Progress)) -> Result<CheckResult, CheckError> {
+    crate::with_protocol!(job.protocol, P => run_job_for::<P>(job, progress))
 }
 
-/// The expectation used when none is given: every property holds.
-pub fn default_expectation(_: &str) -> Option<Expect> {
-    Some(Expect::Holds)
-}
-
-pub fn check_protocol<P: Protocol>(
-    config: &ModelConfig,
-    options: &CheckOptions,
-    expectations: &dyn Fn(&str) -> Option<Expect>,
+/// [`run_job`] for a protocol type: builds the model once and checks it.
+pub fn run_job_for<P: Modelled>(
+    job: &Job,
     progress: &mut dyn FnMut(Progress),
-) -> Result<CheckResult, String> {
-    let model = ElectionModel::<P>::with_mutation(config.clone(), options.mutation);
-    model.check_initial_state_within_bounds()?;
+) -> Result<CheckResult, CheckError> {
+    job.validate()?;
+    let model =
+        ElectionModel::<P>::with_bug(job.config.clone(), job.options.seeded_bug.as_deref())?;
+    if let Some(in_flight) = model.initial_state_beyond_bounds() {
+        return Err(CheckError::InitialStateBeyondBound { in_flight });
+    }
     // Stop at the first counterexample to a safety property we expect to
     // hold (unless asked to keep going): its verdict is final.
     let stop_on: std::collections::BTreeSet<&'static str> = model
         .properties()
         .iter()
         .filter(|p| p.expectation == Expectation::Always)
-        .filter(|p| expectations(p.name).unwrap_or(Expect::Holds) == Expect::Holds)
+        .filter(|p| job.expectation(p.name) == Expect::Holds)
         .map(|p| p.name)
         .collect();
+    let options = &job.options;
     let mut builder = model.checker().threads(options.threads.max(1));
     if let Some(depth) = options.depth {
         builder = builder.target_max_depth(depth);
@@ -354,45 +235,31 @@ pub fn check_protocol<P: Protocol>(
     if !options.keep_going {
         builder = builder.finish_when(HasDiscoveries::AnyOf(stop_on));
     }
-    let symmetry = match (options.symmetry, options.strategy, P::symmetry()) {
-        (true, Strategy::Dfs, Some(representative)) => Some(representative),
-        _ => None,
-    };
-    if let Some(representative) = symmetry {
-        builder = builder.symmetry_fn(representative);
+    let symmetry = options.symmetry && options.strategy == Strategy::Dfs && P::SYMMETRIC;
+    if symmetry {
+        builder = builder.symmetry();
     }
     let started = Instant::now();
+    progress(Progress {
+        states: 0,
+        unique_states: 0,
+        max_depth: 0,
+        elapsed: Duration::ZERO,
+    });
     Ok(match options.strategy {
-        Strategy::Bfs => finish(
-            builder.spawn_bfs(),
-            config,
-            options,
-            symmetry.is_some(),
-            started,
-            expectations,
-            progress,
-        ),
-        Strategy::Dfs => finish(
-            builder.spawn_dfs(),
-            config,
-            options,
-            symmetry.is_some(),
-            started,
-            expectations,
-            progress,
-        ),
+        Strategy::Bfs => finish(builder.spawn_bfs(), job, symmetry, started, progress),
+        Strategy::Dfs => finish(builder.spawn_dfs(), job, symmetry, started, progress),
     })
 }
 
-fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
+fn finish<P: Modelled, C: Checker<ElectionModel<P>>>(
     checker: C,
-    config: &ModelConfig,
-    options: &CheckOptions,
+    job: &Job,
     symmetry_used: bool,
     started: Instant,
-    expectations: &dyn Fn(&str) -> Option<Expect>,
     progress: &mut dyn FnMut(Progress),
 ) -> CheckResult {
+    let options = &job.options;
     let snapshot = |c: &C| Progress {
         states: c.state_count(),
         unique_states: c.unique_state_count(),
@@ -416,7 +283,7 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
     let all_discovered = properties.iter().all(|p| discoveries.contains_key(p.name));
     let safety_refuted = properties.iter().any(|p| {
         p.expectation == Expectation::Always
-            && expectations(p.name).unwrap_or(Expect::Holds) == Expect::Holds
+            && job.expectation(p.name) == Expect::Holds
             && discoveries.contains_key(p.name)
     });
     let timed_out = options.timeout.is_some_and(|t| started.elapsed() >= t);
@@ -425,11 +292,11 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
     let depth_cut = options.depth.is_some_and(|d| checker.max_depth() >= d);
     let bound_hit = model.bound_was_hit() || depth_cut;
 
-    let results = properties
+    let mut results: Vec<PropertyResult> = properties
         .iter()
         .map(|property| {
             let kind = Kind::from(&property.expectation);
-            let expect = expectations(property.name).unwrap_or(Expect::Holds);
+            let expect = job.expectation(property.name);
             let found = discoveries
                 .get(property.name)
                 .cloned()
@@ -453,11 +320,25 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
             }
         })
         .collect();
+    let liveness = job.recoverability.then(|| {
+        let liveness = liveness::recoverability(model, symmetry_used, job.max_states);
+        let kind = Kind::Recoverability;
+        let expect = job.expectation(RECOVERABILITY);
+        results.push(PropertyResult {
+            name: RECOVERABILITY.to_string(),
+            kind,
+            expect,
+            meets_expectation: liveness.outcome.meets(kind, expect),
+            outcome: liveness.outcome.clone(),
+            trace: liveness.trace.clone(),
+        });
+        liveness
+    });
     CheckResult {
-        name: P::KIND.name().to_string(),
-        description: String::new(),
+        name: job.name.clone(),
+        description: job.description.clone(),
         protocol: P::KIND,
-        config: config.clone(),
+        config: job.config.clone(),
         options: options.clone(),
         symmetry_used,
         states: checker.state_count(),
@@ -467,14 +348,14 @@ fn finish<P: Protocol, C: Checker<ElectionModel<P>>>(
         exhaustive,
         bound_hit,
         properties: results,
-        liveness: None,
+        liveness,
     }
 }
 
 /// Cuts a safety counterexample or sanity example at the first state that
 /// decides the property. Stateright keeps the last discovery it made, not the
 /// first, so without this a trace can run on past the interesting step.
-fn shortest_prefix<P: Protocol>(
+fn shortest_prefix<P: Modelled>(
     model: &ElectionModel<P>,
     property: &Property<ElectionModel<P>>,
     path: Path<System<P>, Action<P>>,
@@ -495,10 +376,7 @@ fn shortest_prefix<P: Protocol>(
     steps
 }
 
-/// A path as (state, action taken from it) pairs; the last has no action.
-pub type Steps<P> = Vec<(System<P>, Option<Action<P>>)>;
-
-fn classify<P: Protocol>(
+fn classify<P: Modelled>(
     model: &ElectionModel<P>,
     expectation: &Expectation,
     found: Option<&Steps<P>>,

@@ -24,23 +24,57 @@
 //! recoverability = "holds"
 //! ```
 
-use super::run::{CheckOptions, Expect, Strategy};
-use crate::model::ModelConfig;
+use super::verdict::{CheckOptions, Expect, Strategy, RECOVERABILITY};
+use crate::model::{ConfigError, ModelConfig};
 use crate::protocols::ProtocolKind;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The key of the sound liveness check in a scenario's `[expect]` table.
-pub const RECOVERABILITY: &str = "recoverability";
+/// A scenario file that cannot be used; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file or directory cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid scenario.
+    #[error("{} line {line}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The line of the problem.
+        line: usize,
+        /// The problem.
+        message: String,
+    },
+    /// The model it describes cannot be checked.
+    #[error("{}: {source}", path.display())]
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ConfigError,
+    },
+}
 
+/// A scenario's optional `[check]` table: how to search.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSettings {
+    /// Search strategy (default: the protocol's, see
+    /// [`CheckOptions::defaults_for`]).
     pub strategy: Option<Strategy>,
+    /// Symmetry reduction (default: with depth-first search).
     pub symmetry: Option<bool>,
+    /// Longest path explored.
     pub depth: Option<usize>,
+    /// Stop after this long.
     pub timeout_secs: Option<u64>,
     /// Defaults to true: every property of a scenario gets a verdict.
     pub keep_going: Option<bool>,
@@ -48,20 +82,27 @@ pub struct CheckSettings {
     pub max_states: Option<usize>,
 }
 
+/// One checked configuration and what is expected of it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// The file name without `.toml`; set when loading.
     #[serde(skip)]
     pub name: String,
+    /// The file it came from; set when loading.
     #[serde(skip)]
     pub path: PathBuf,
+    /// The protocol checked.
     pub protocol: ProtocolKind,
+    /// What the scenario shows, in a sentence.
     #[serde(default)]
     pub description: String,
+    /// The model: cluster, faults, timing, bounds.
     pub model: ModelConfig,
+    /// How to search.
     #[serde(default)]
     pub check: CheckSettings,
+    /// What each property is expected to turn out to be.
     #[serde(default)]
     pub expect: BTreeMap<String, Expect>,
 }
@@ -69,13 +110,17 @@ pub struct Scenario {
 impl Scenario {
     /// Reads and validates one scenario file; the error names the file, the
     /// line and the problem.
-    pub fn load(path: &Path) -> Result<Scenario, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut scenario: Scenario = toml::from_str(&text).map_err(|e| {
-            let line = e
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut scenario: Scenario = toml::from_str(&text).map_err(|e| ScenarioError::Syntax {
+            path: path.to_path_buf(),
+            line: e
                 .span()
-                .map_or(0, |span| text[..span.start].matches('\n').count() + 1);
-            format!("{} line {line}: {}", path.display(), e.message().trim())
+                .map_or(0, |span| text[..span.start].matches('\n').count() + 1),
+            message: e.message().trim().to_string(),
         })?;
         scenario.name = path
             .file_stem()
@@ -85,13 +130,19 @@ impl Scenario {
         scenario
             .model
             .validate()
-            .map_err(|e| format!("{}: {}", path.display(), e.replace("--", "")))?;
+            .map_err(|source| ScenarioError::Model {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(scenario)
     }
 
     /// Every `*.toml` in `dir`, sorted by name.
-    pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, String> {
-        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| ScenarioError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -105,21 +156,20 @@ impl Scenario {
         self.expect.get(property).copied().unwrap_or(Expect::Holds)
     }
 
+    /// Whether the scenario asks for the sound liveness check.
     pub fn wants_recoverability(&self) -> bool {
         self.expect.contains_key(RECOVERABILITY)
     }
 
+    /// The protocol's default options with the `[check]` table's settings.
+    /// Unlike `elect check`, a scenario keeps going by default after the
+    /// first counterexample, so that every property gets a verdict.
     pub fn options(&self) -> CheckOptions {
-        let defaults = CheckOptions::default();
-        let strategy = self.check.strategy.unwrap_or(Strategy::Bfs);
-        CheckOptions {
-            strategy,
-            threads: defaults.threads,
-            depth: self.check.depth,
-            symmetry: self.check.symmetry.unwrap_or(strategy == Strategy::Dfs),
-            timeout: self.check.timeout_secs.map(Duration::from_secs),
-            keep_going: self.check.keep_going.unwrap_or(true),
-            mutation: None,
-        }
+        let mut options = CheckOptions::defaults_for(self.protocol)
+            .with_search(self.check.strategy, self.check.symmetry);
+        options.depth = self.check.depth;
+        options.timeout = self.check.timeout_secs.map(Duration::from_secs);
+        options.keep_going = self.check.keep_going.unwrap_or(true);
+        options
     }
 }

@@ -1,0 +1,359 @@
+//! What `elect` claims of each protocol: the properties the checker checks
+//! for it and the assumptions under which each holds, the fault model
+//! `elect check <protocol>` uses by default, and the bugs seeded into it to
+//! prove that the checks can fail.
+//!
+//! The protocols themselves ([`crate::protocols`]) know none of this; it is
+//! attached here, where the model is built — as Stateright's own examples
+//! attach properties beside the actor rather than inside it.
+
+use super::properties;
+use super::seeded::{SeededBug, Tamper};
+use super::{ElectionModel, ModelConfig, NetworkKind, Timing};
+use crate::protocols::bully::Bully;
+use crate::protocols::bully_halt::BullyHalt;
+use crate::protocols::raft::{Raft, RaftMsg, RaftRole, RaftState};
+use crate::protocols::ring::Ring;
+use crate::protocols::{Deviation, Protocol};
+use stateright::actor::Id;
+use stateright::Property;
+
+/// A protocol as the model layer sees it.
+pub trait Modelled: Protocol {
+    /// The protocol's own properties, each documented on the implementation.
+    /// The sanity and liveness properties every protocol shares are added by
+    /// [`properties::common`].
+    fn claims() -> Vec<Property<ElectionModel<Self>>>;
+
+    /// The configuration `elect check <protocol>` uses when no flag changes
+    /// it: the strongest fault model under which the protocol's safety
+    /// claims hold, with at least one crash.
+    fn default_model() -> ModelConfig;
+
+    /// The seeded bugs of this protocol (see [`super::seeded`]).
+    fn seeded_bugs() -> Vec<SeededBug<Self>>;
+}
+
+/// The defaults the seed's Bully and Ring share: 4 nodes, a reliable
+/// unordered network, two crash-stop failures, timely timing.
+fn seed_default() -> ModelConfig {
+    ModelConfig {
+        nodes: 4,
+        network: NetworkKind::Unordered,
+        lossy: false,
+        crashes: 2,
+        recover: false,
+        persist: true,
+        partitions: 0,
+        timing: Timing::Timely,
+        gst: false,
+        stabilize_within: ModelConfig::DEFAULT_STABILIZE_WITHIN,
+        max_term: 0,
+        max_in_flight: 10,
+    }
+}
+
+/// Bully, as the seed describes it.
+///
+/// - `single leader` (always): at most one live node acts as coordinator.
+/// - `agreement` (always): live nodes that have finished an election and
+///   follow a live coordinator all follow the same one.
+/// - `highest live id leads` (always): the seed's promise, "the process
+///   with the highest id that is still active becomes the coordinator".
+///
+/// All three hold when the network is reliable (no loss), timing is timely
+/// (a timeout fires only when no message is in flight) and crashed nodes
+/// stay down (crash-stop). They fail — split brain — when a timeout can fire
+/// while an OK is still in flight (asynchronous timing), when an OK can be
+/// lost, and when a higher node recovers: it wins at once and coordinates
+/// while the old coordinator has not yet heard of it. The checker prints
+/// each of these counterexamples.
+impl Modelled for Bully {
+    fn claims() -> Vec<Property<ElectionModel<Self>>> {
+        vec![
+            Property::always("single leader", properties::single_live_leader::<Bully>),
+            Property::always("agreement", properties::settled_nodes_agree::<Bully>),
+            Property::always(
+                "highest live id leads",
+                properties::highest_live_id_leads::<Bully>,
+            ),
+        ]
+    }
+
+    /// The seed's Bully is safe only on a reliable network with timely timers
+    /// and crash-stop failures. Under timely timing a heartbeat fires only
+    /// once the network is quiet, so the in-flight cap is never reached: the
+    /// whole reachable graph is explored.
+    fn default_model() -> ModelConfig {
+        ModelConfig {
+            max_in_flight: 20,
+            ..seed_default()
+        }
+    }
+
+    fn seeded_bugs() -> Vec<SeededBug<Self>> {
+        vec![
+            SeededBug {
+                name: "bully/no-ok-reply",
+                what: "a higher node takes over an election without answering OK",
+                scenario: "bully-4-reliable-crash-stop-timely",
+                tamper: Tamper::NeverSend("Ok"),
+            },
+            SeededBug {
+                name: "bully/ignore-ok",
+                what: "a challenger ignores OK and declares itself on its answer timeout",
+                scenario: "bully-4-reliable-crash-stop-timely",
+                tamper: Tamper::Ignore {
+                    kind: "Ok",
+                    while_leading: false,
+                },
+            },
+            SeededBug {
+                name: "bully/coordinator-ignores-election",
+                what: "the coordinator ignores a challenger's ELECTION (no OK, no reminder)",
+                scenario: "bully-4-reliable-crash-stop-timely",
+                tamper: Tamper::Ignore {
+                    kind: "Election",
+                    while_leading: true,
+                },
+            },
+        ]
+    }
+}
+
+/// Garcia-Molina's Bully, with the halt phase.
+///
+/// - `single leader` (always): at most one live node acts as coordinator.
+/// - `agreement` (always): live nodes that have finished an election and
+///   follow a live coordinator all follow the same one.
+///
+/// Both hold when the network is reliable (no loss) and timing is timely (a
+/// timeout fires only when no message is in flight), with crash-stop
+/// failures and — what the halt phase buys over the seed's Bully — with a
+/// crash after which the node recovers: the checker explores every
+/// reachable state of 3 and of 4 nodes with one crash and recovery, and of 4
+/// nodes with two crashes that stay down, and finds no counterexample. (4
+/// nodes with two crashes and recovery is too large to explore.)
+///
+/// They fail when a message can be lost (a lost OK or HALT lets a winner take
+/// office while the node it should have heard from, or halted, still
+/// coordinates) and under asynchronous timing (a reply timeout fires before
+/// the answer it waits for has arrived). With two crashes and recovery,
+/// `single leader` still holds on 3 nodes but `agreement` does not: nothing
+/// is persisted, so a node that acknowledged one halter, crashed and
+/// recovered can be halted by a concurrent lower halter and follow it, while
+/// the first halter takes office counting the acknowledgement of the node's
+/// previous life. The checker prints each of these counterexamples.
+impl Modelled for BullyHalt {
+    fn claims() -> Vec<Property<ElectionModel<Self>>> {
+        vec![
+            Property::always("single leader", properties::single_live_leader::<BullyHalt>),
+            Property::always("agreement", properties::settled_nodes_agree::<BullyHalt>),
+        ]
+    }
+
+    /// The halt phase makes Bully safe with recovery too: 3 nodes, one crash
+    /// with recovery.
+    fn default_model() -> ModelConfig {
+        ModelConfig {
+            nodes: 3,
+            crashes: 1,
+            recover: true,
+            max_in_flight: 12,
+            ..seed_default()
+        }
+    }
+
+    fn seeded_bugs() -> Vec<SeededBug<Self>> {
+        Vec::new()
+    }
+}
+
+/// Ring, as the seed describes it.
+///
+/// - `single leader` (always): at most one live node acts as leader.
+/// - `agreement` (always): live nodes that have finished an election and
+///   follow a live leader all follow the same one.
+/// - `highest live id leads` (always): the initiator elects the highest id
+///   its token collected.
+///
+/// All three hold on a reliable network with timely timing (an ack timeout
+/// fires only when no message is in flight, so only dead successors are
+/// skipped), with crash-stop failures, and the first two with recovery (a
+/// recovered node learns the leader from its heartbeat and does not
+/// challenge it). They fail — split brain — when an ack timeout can fire
+/// while the ack is still in flight or the ack is lost: a live node is
+/// skipped and left out of the election.
+impl Modelled for Ring {
+    fn claims() -> Vec<Property<ElectionModel<Self>>> {
+        vec![
+            Property::always("single leader", properties::single_live_leader::<Ring>),
+            Property::always("agreement", properties::settled_nodes_agree::<Ring>),
+            Property::always(
+                "highest live id leads",
+                properties::highest_live_id_leads::<Ring>,
+            ),
+        ]
+    }
+
+    /// As Bully's: the seed's Ring is safe only on a reliable network with
+    /// timely timers and crash-stop failures; the cap is never reached.
+    fn default_model() -> ModelConfig {
+        seed_default()
+    }
+
+    fn seeded_bugs() -> Vec<SeededBug<Self>> {
+        vec![
+            SeededBug {
+                name: "ring/initiator-elects-itself",
+                what: "the initiator elects itself instead of the highest id on the token",
+                scenario: "ring-4-reliable-crash-stop-timely",
+                tamper: Tamper::Deviation(Deviation::RingElectsInitiator),
+            },
+            SeededBug {
+                name: "ring/elect-lowest-id",
+                what: "the initiator elects the lowest id on the token",
+                scenario: "ring-4-reliable-crash-stop-timely",
+                tamper: Tamper::Deviation(Deviation::RingElectsLowest),
+            },
+            SeededBug {
+                name: "ring/ignore-acks",
+                what: "acknowledgements are ignored, so every successor is presumed dead",
+                scenario: "ring-3-ordered-crash-stop-timely",
+                tamper: Tamper::Ignore {
+                    kind: "Ack",
+                    while_leading: false,
+                },
+            },
+        ]
+    }
+}
+
+/// Raft's leader election.
+///
+/// - `election safety` (always): at most one node is ever leader in a given
+///   term, over the whole execution (the model records every (term, leader)
+///   pair it has seen, so a leader that has since stepped down or crashed
+///   still counts). Holds under every fault model the checker offers — loss,
+///   duplication, reordering, crash and recovery with persisted term and
+///   vote, asynchronous timing — because each node votes at most once per
+///   term and a leader needs a majority of votes. It fails when a node
+///   recovers *without* its storage: having forgotten its vote, it can vote
+///   twice in one term (the checker shows the trace).
+/// - `adopts higher terms` (always): a node that receives a message with a
+///   term above its own adopts that term — Raft's rule for all servers ("if
+///   a request or response contains a term T > currentTerm, set currentTerm
+///   = T and convert to follower"). Under every fault model.
+///
+/// Raft's guarantee is per term: two nodes may both believe they lead in
+/// different terms (a deposed leader that has not yet heard of the new
+/// term); that is by design.
+impl Modelled for Raft {
+    fn claims() -> Vec<Property<ElectionModel<Self>>> {
+        vec![
+            Property::always("election safety", properties::one_leader_per_term::<Raft>),
+            Property::always(
+                "adopts higher terms",
+                properties::adopts_received_terms::<Raft>,
+            ),
+        ]
+    }
+
+    /// Raft's election safety needs no timing or delivery assumption: loss,
+    /// reordering, a crash with recovery and asynchronous timers, within
+    /// terms ≤ 2 and 5 messages in flight.
+    fn default_model() -> ModelConfig {
+        ModelConfig {
+            nodes: 3,
+            lossy: true,
+            crashes: 1,
+            recover: true,
+            timing: Timing::Asynchronous,
+            max_term: 2,
+            max_in_flight: 5,
+            ..seed_default()
+        }
+    }
+
+    fn seeded_bugs() -> Vec<SeededBug<Self>> {
+        const SCENARIO: &str = "raft-3-lossy-crash-recover";
+        vec![
+            SeededBug {
+                name: "raft/vote-not-persisted",
+                what: "grants a vote without saving it first",
+                scenario: SCENARIO,
+                tamper: Tamper::SkipSaves {
+                    handling: "RequestVote",
+                },
+            },
+            SeededBug {
+                name: "raft/vote-twice",
+                what: "grants a second vote in the same term",
+                scenario: SCENARIO,
+                tamper: Tamper::Forget(forget_vote_for_another),
+            },
+            SeededBug {
+                name: "raft/no-step-down-on-higher-term",
+                what: "adopts a higher term but keeps its role",
+                scenario: SCENARIO,
+                tamper: Tamper::Undo(keep_role_in_higher_term),
+            },
+            SeededBug {
+                name: "raft/count-stale-vote",
+                what: "counts a granted vote from an older term",
+                scenario: SCENARIO,
+                tamper: Tamper::RewriteIncoming(stale_vote_as_current),
+            },
+            SeededBug {
+                name: "raft/quorum-n-over-2",
+                what: "computes the quorum as n/2 instead of n/2+1",
+                scenario: SCENARIO,
+                tamper: Tamper::Deviation(Deviation::RaftQuorumOfHalf),
+            },
+            SeededBug {
+                name: "raft/leader-ignores-reply-term",
+                what: "a leader does not check the term of heartbeat replies",
+                scenario: SCENARIO,
+                tamper: Tamper::Ignore {
+                    kind: "AppendEntriesReply",
+                    while_leading: false,
+                },
+            },
+        ]
+    }
+}
+
+/// `raft/vote-twice`: asked for a vote in its current term by another
+/// candidate than the one it voted for, the node forgets its vote.
+fn forget_vote_for_another(state: &RaftState, src: Id, msg: &RaftMsg) -> Option<RaftState> {
+    let asks_again = matches!(msg, RaftMsg::RequestVote { term } if *term == state.term);
+    (asks_again && state.voted_for.is_some_and(|v| v != src)).then(|| RaftState {
+        voted_for: None,
+        ..state.clone()
+    })
+}
+
+/// `raft/no-step-down-on-higher-term`: a leader or candidate that adopted a
+/// higher term keeps its role (and its leader and votes).
+fn keep_role_in_higher_term(before: &RaftState, after: &mut RaftState) {
+    if after.term > before.term && before.role != RaftRole::Follower {
+        after.role = before.role;
+        after.leader = before.leader;
+        after.votes = before.votes.clone();
+    }
+}
+
+/// `raft/count-stale-vote`: a granted vote from an older term arrives as if
+/// it were from the current one.
+fn stale_vote_as_current(state: &RaftState, msg: RaftMsg) -> RaftMsg {
+    match msg {
+        RaftMsg::Vote {
+            term,
+            granted: true,
+        } if term < state.term => RaftMsg::Vote {
+            term: state.term,
+            granted: true,
+        },
+        other => other,
+    }
+}
