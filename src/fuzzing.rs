@@ -14,7 +14,7 @@
 
 use crate::leadership::{Leadership, Role};
 use crate::protocols::{Cluster, Protocol, Timeouts};
-use crate::runtime::auth::{Key, TAG_LEN};
+use crate::runtime::auth::Key;
 use crate::runtime::inbound::{Gate, Incoming};
 use crate::runtime::wire::{self, Kind};
 use serde::Deserialize;
@@ -49,6 +49,14 @@ struct Subject<P: Protocol> {
     saved: Option<P::Storage>,
     /// The term of the state that last saved, for protocols with terms.
     term_saved: Option<u64>,
+    /// A cluster key, to check that what the node sends fits a datagram
+    /// with its MAC.
+    key: Key,
+}
+
+/// The key the harnesses seal with.
+fn fuzzing_key() -> Result<Key, String> {
+    Key::new(b"fuzzing-cluster-key-0123456789").map_err(|e| e.to_string())
 }
 
 impl<P: Protocol> Subject<P> {
@@ -63,6 +71,7 @@ impl<P: Protocol> Subject<P> {
             armed: Vec::new(),
             saved: None,
             term_saved: None,
+            key: fuzzing_key()?,
         };
         subject.check_view(None)?;
         subject.apply(out)?;
@@ -156,10 +165,10 @@ impl<P: Protocol> Subject<P> {
                     if usize::from(dst) >= self.size || dst == self.me {
                         return Err(format!("sent {msg:?} to {dst}, not a peer"));
                     }
-                    let bytes = wire::encode(Kind::Protocol, 0, 0, &msg)?;
-                    if bytes.len() + TAG_LEN > wire::MAX_DATAGRAM {
-                        return Err(format!("{msg:?} leaves no room for a MAC"));
-                    }
+                    // It must fit a datagram with its MAC: the runtime would
+                    // refuse to send it otherwise.
+                    wire::datagram(Kind::Protocol, 0, 0, &msg, Some(&self.key))
+                        .map_err(|e| format!("{msg:?}: {e}"))?;
                 }
                 Command::SetTimer(timer, range) => {
                     if range != self.actor.timer_range(&timer) {
@@ -228,7 +237,7 @@ pub fn gate<P: Protocol>(data: &[u8]) -> Result<(), String> {
         .collect();
     let stranger = SocketAddr::from(([127, 0, 0, 9], 7000));
     let from = peers.get(usize::from(how % 4)).copied().unwrap_or(stranger);
-    let key = Key::new(b"fuzzing-cluster-key-0123456789").map_err(|e| e.to_string())?;
+    let key = fuzzing_key()?;
     let keyed = how & 0x80 != 0;
     let mut bytes = datagram.to_vec();
     if keyed && seal & 1 == 1 {
@@ -247,7 +256,8 @@ pub fn gate<P: Protocol>(data: &[u8]) -> Result<(), String> {
             if src == me || Some(&from) != peers.get(usize::from(src)) {
                 return Err(format!("accepted {msg:?} from {from} as {src}"));
             }
-            let again = wire::encode(Kind::Protocol, gate.cluster, 1, &msg)?;
+            let again =
+                wire::encode(Kind::Protocol, gate.cluster, 1, &msg).map_err(|e| e.to_string())?;
             let (_, payload) =
                 wire::decode_header(&again, gate.cluster).map_err(|e| e.to_string())?;
             match wire::decode_payload::<P::Msg>(payload) {

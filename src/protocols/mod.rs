@@ -10,8 +10,8 @@
 //! This module depends on Stateright's actor types and on
 //! [`crate::leadership`] only. What is *claimed* of each protocol — its
 //! properties, the fault model it is checked under, the bugs seeded into it
-//! to test the checker — lives in the model layer ([`crate::model::claims`],
-//! [`crate::model::seeded`]).
+//! to test the checker — lives in the model layer (`model::claims`,
+//! `model::seeded`).
 
 pub mod bully;
 pub mod bully_halt;
@@ -73,7 +73,7 @@ impl Cluster {
 /// Deviations from an algorithm that live inside its logic, where no
 /// wrapper around the actor can reach (bugs at a boundary — a dropped send,
 /// an ignored message, a skipped save — are seeded from outside, by
-/// [`crate::model::seeded`]). Each protocol consults its deviations at one
+/// `model::seeded`). Each protocol consults its deviations at one
 /// clearly marked place only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Deviation {

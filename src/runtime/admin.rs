@@ -77,11 +77,8 @@ pub async fn request(
         SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
     };
     let socket = UdpSocket::bind(bind).await.map_err(io)?;
-    let mut datagram =
-        wire::encode(Kind::AdminRequest, cluster, CLIENT_ID, request).map_err(bad)?;
-    if let Some(key) = key {
-        key.seal(&mut datagram);
-    }
+    let datagram = wire::datagram(Kind::AdminRequest, cluster, CLIENT_ID, request, key)
+        .map_err(|e| bad(e.to_string()))?;
     let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
     let attempt = timeout / 3;
     for _ in 0..3 {

@@ -32,7 +32,7 @@ pub mod transport;
 pub mod wire;
 
 use crate::leadership::LeaderView;
-use crate::protocols::{Protocol, Timeouts};
+use crate::protocols::{Cluster, Protocol, Timeouts};
 use metrics::Counters;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -270,6 +270,7 @@ impl NodeHandle {
 /// socket bound to its address in `config.peers`.
 pub async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle, StartError> {
     config.validate()?;
+    check_message_size::<P>(&config)?;
     let store = match &config.data_dir {
         Some(dir) => storage::Store::open(dir)?,
         None => storage::Store::in_memory(),
@@ -289,5 +290,74 @@ pub fn start_on<P: Protocol, T: transport::Transport>(
     store: storage::Store,
 ) -> Result<NodeHandle, StartError> {
     config.validate()?;
+    check_message_size::<P>(&config)?;
     node::start::<P, T>(config, transport, store)
+}
+
+/// Refuses a cluster whose largest message (Ring's token naming every
+/// member) would not fit a datagram, MAC included when there is a key: every
+/// receiver would drop it as oversized and no election could finish.
+fn check_message_size<P: Protocol>(config: &NodeConfig) -> Result<(), StartError> {
+    let key = config.key.as_ref();
+    let fits = |nodes: usize| {
+        let cluster = Cluster::new(nodes, config.timeouts.clone());
+        P::largest_message(&cluster).map_or(Ok(()), |msg| {
+            wire::datagram(wire::Kind::Protocol, 0, 0, &msg, key).map(drop)
+        })
+    };
+    let nodes = config.peers.len();
+    let Err(e) = fits(nodes) else {
+        return Ok(());
+    };
+    let most = (1..nodes).rev().find(|&n| fits(n).is_ok()).unwrap_or(0);
+    Err(StartError::Config(format!(
+        "a {} cluster of {nodes} nodes sends messages that do not fit a datagram ({e}); at most {most} nodes fit{}",
+        P::KIND,
+        if key.is_some() { " with a key" } else { "" }
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::raft::Raft;
+    use crate::protocols::ring::Ring;
+
+    fn config(nodes: usize, key: Option<auth::Key>) -> NodeConfig {
+        let peers = (0..nodes)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 10_000 + i as u16)))
+            .collect();
+        NodeConfig {
+            key,
+            ..NodeConfig::new(0, peers)
+        }
+    }
+
+    /// The most nodes the refusal says fit.
+    fn most_that_fit(err: StartError) -> usize {
+        let text = err.to_string();
+        let after = text.split("at most ").nth(1).unwrap_or_default();
+        after
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{text}"))
+    }
+
+    #[test]
+    fn a_ring_whose_token_would_not_fit_a_datagram_is_refused_with_the_size_that_fits() {
+        for key in [
+            None,
+            Some(auth::Key::new(b"a-cluster-key-of-sufficient-length").expect("key")),
+        ] {
+            let err = check_message_size::<Ring>(&config(MAX_NODES, key.clone()))
+                .expect_err("a token naming 1024 members does not fit");
+            let most = most_that_fit(err);
+            assert!(most > 100, "{most}");
+            assert!(check_message_size::<Ring>(&config(most, key.clone())).is_ok());
+            assert!(check_message_size::<Ring>(&config(most + 1, key.clone())).is_err());
+            // Raft's messages do not grow with the cluster.
+            assert!(check_message_size::<Raft>(&config(MAX_NODES, key)).is_ok());
+        }
+    }
 }

@@ -140,14 +140,8 @@ impl<P: Protocol, T: Transport> Node<P, T> {
                 _ = sleep_until(next_timer.as_ref().map(|(_, at)| *at)), if next_timer.is_some() => {
                     if let Some((timer, _)) = next_timer {
                         self.timers.remove(&timer);
-                        let mut out = Out::new();
-                        let mut state = Cow::Borrowed(&self.state);
-                        self.actor.on_timeout(self.id, &mut state, &timer, &mut out);
-                        if let Cow::Owned(next) = state {
-                            self.state = next;
-                        }
-                        self.publish_view();
-                        self.apply(out).await?;
+                        self.step(|actor, me, state, out| actor.on_timeout(me, state, &timer, out))
+                            .await?;
                     }
                 }
             }
@@ -170,15 +164,8 @@ impl<P: Protocol, T: Transport> Node<P, T> {
                     return Ok(());
                 }
                 self.count(|c| c.count_received(P::message_kind(&msg), datagram.len()));
-                let mut out = Out::new();
-                let mut state = Cow::Borrowed(&self.state);
-                self.actor
-                    .on_msg(self.id, &mut state, sender, msg, &mut out);
-                if let Cow::Owned(next) = state {
-                    self.state = next;
-                }
-                self.publish_view();
-                self.apply(out).await
+                self.step(|actor, me, state, out| actor.on_msg(me, state, sender, msg, out))
+                    .await
             }
         }
     }
@@ -229,13 +216,11 @@ impl<P: Protocol, T: Transport> Node<P, T> {
                 }
             }
         };
-        match wire::encode(Kind::AdminResponse, self.cluster, u16::MAX, &response) {
-            Ok(mut bytes) => {
-                // A response is sealed only for a client that proved it
-                // holds the key; anyone may read a node's status.
-                if let (Some(key), true) = (&self.key, authenticated) {
-                    key.seal(&mut bytes);
-                }
+        // A response is sealed only for a client that proved it holds the
+        // key; anyone may read a node's status.
+        let key = self.key.as_ref().filter(|_| authenticated);
+        match wire::datagram(Kind::AdminResponse, self.cluster, u16::MAX, &response, key) {
+            Ok(bytes) => {
                 if let Err(e) = self.transport.send_to(&bytes, from).await {
                     debug!(%from, error = %e, "admin answer not sent");
                 }
@@ -323,14 +308,24 @@ impl<P: Protocol, T: Transport> Node<P, T> {
         }
         let pick = choices[self.rng.random_range(0..choices.len())].clone();
         debug!(node = usize::from(self.id), key, "random choice");
+        Box::pin(self.step(|actor, me, state, out| actor.on_random(me, state, &pick, out))).await
+    }
+
+    /// Runs one of the actor's handlers — the only way the node's state
+    /// changes after start — then publishes the view it leaves and carries
+    /// out its commands.
+    async fn step(
+        &mut self,
+        handler: impl FnOnce(&P, Id, &mut Cow<P::State>, &mut Out<P>),
+    ) -> Result<(), NodeError> {
         let mut out = Out::new();
         let mut state = Cow::Borrowed(&self.state);
-        self.actor.on_random(self.id, &mut state, &pick, &mut out);
+        handler(&self.actor, self.id, &mut state, &mut out);
         if let Cow::Owned(next) = state {
             self.state = next;
         }
         self.publish_view();
-        Box::pin(self.apply(out)).await
+        self.apply(out).await
     }
 
     fn draw(&mut self, range: Range<Duration>) -> Duration {
@@ -347,21 +342,15 @@ impl<P: Protocol, T: Transport> Node<P, T> {
             warn!(dst = usize::from(dst), "message to a non-member dropped");
             return;
         };
-        let mut bytes = match wire::encode(
-            Kind::Protocol,
-            self.cluster,
-            usize::from(self.id) as u16,
-            msg,
-        ) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                warn!(error = %e, "message not sent");
-                return;
-            }
-        };
-        if let Some(key) = &self.key {
-            key.seal(&mut bytes);
-        }
+        let sender = usize::from(self.id) as u16;
+        let bytes =
+            match wire::datagram(Kind::Protocol, self.cluster, sender, msg, self.key.as_ref()) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    warn!(error = %e, "message not sent");
+                    return;
+                }
+            };
         self.count(|c| c.count_sent(P::message_kind(msg), bytes.len()));
         if self.cut(self.id, dst) {
             self.count(|c| c.count_injected("partition"));

@@ -14,6 +14,7 @@
 //! this cluster from a member is rejected with a [`DropReason`], which the
 //! node counts and logs at debug level.
 
+use super::auth::Key;
 use serde::{de::DeserializeOwned, Serialize};
 use std::fmt;
 use std::hash::Hasher;
@@ -86,29 +87,62 @@ pub struct Header {
     pub sender: u16,
 }
 
-/// Encodes one envelope. Fails only if the payload cannot be encoded or the
-/// result would exceed [`MAX_DATAGRAM`].
-pub fn encode<T: Serialize>(
+/// Why a datagram could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// The payload does not encode.
+    #[error("cannot encode payload: {0}")]
+    Payload(String),
+    /// The datagram would not fit: every receiver would drop it as
+    /// [`DropReason::Oversized`].
+    #[error("a datagram of {bytes} bytes{} exceeds the {MAX_DATAGRAM}-byte limit", if *.sealed { " (MAC included)" } else { "" })]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// Whether that includes a MAC.
+        sealed: bool,
+    },
+}
+
+/// Makes the datagram that carries `payload`: the envelope, the MAC when
+/// the cluster has a key, and the size check on the result — the one place
+/// a node, an admin client and the fuzzer build what goes on the wire, so
+/// that nothing is sent that its receiver would drop as oversized.
+pub fn datagram<T: Serialize>(
     kind: Kind,
     cluster: u64,
     sender: u16,
     payload: &T,
-) -> Result<Vec<u8>, String> {
+    key: Option<&Key>,
+) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&MAGIC);
     out.push(VERSION);
     out.push(kind as u8);
     out.extend_from_slice(&cluster.to_be_bytes());
     out.extend_from_slice(&sender.to_be_bytes());
-    let out =
-        postcard::to_extend(payload, out).map_err(|e| format!("cannot encode payload: {e}"))?;
+    let mut out =
+        postcard::to_extend(payload, out).map_err(|e| EncodeError::Payload(e.to_string()))?;
+    if let Some(key) = key {
+        key.seal(&mut out);
+    }
     if out.len() > MAX_DATAGRAM {
-        return Err(format!(
-            "message of {} bytes exceeds the {MAX_DATAGRAM}-byte datagram limit",
-            out.len()
-        ));
+        return Err(EncodeError::TooLarge {
+            bytes: out.len(),
+            sealed: key.is_some(),
+        });
     }
     Ok(out)
+}
+
+/// [`datagram`] without a MAC.
+pub fn encode<T: Serialize>(
+    kind: Kind,
+    cluster: u64,
+    sender: u16,
+    payload: &T,
+) -> Result<Vec<u8>, EncodeError> {
+    datagram(kind, cluster, sender, payload, None)
 }
 
 /// Checks a datagram's header: size, magic, version, cluster.
@@ -214,6 +248,22 @@ mod tests {
         assert_eq!(
             decode_payload::<RaftMsg>(&trailing),
             Err(DropReason::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_datagram_that_fits_only_without_its_mac_is_refused_when_sealed() {
+        let key = Key::new(b"a-cluster-key-of-sufficient-length").expect("key");
+        // An envelope of exactly the limit: the MAC would push it over.
+        let payload = vec![7u8; MAX_DATAGRAM - HEADER_LEN - 2];
+        let plain = datagram(Kind::Protocol, 1, 0, &payload, None).expect("fits");
+        assert_eq!(plain.len(), MAX_DATAGRAM);
+        assert_eq!(
+            datagram(Kind::Protocol, 1, 0, &payload, Some(&key)),
+            Err(EncodeError::TooLarge {
+                bytes: MAX_DATAGRAM + super::super::auth::TAG_LEN,
+                sealed: true
+            })
         );
     }
 

@@ -280,10 +280,14 @@ mod tests {
             assert_eq!(o.strategy == Strategy::Dfs, kind.is_symmetric(), "{kind}");
             assert!(!o.keep_going && o.seeded_bug.is_none());
         }
-        let raft = CheckOptions::defaults_for(ProtocolKind::Raft);
-        let bfs = raft.clone().with_search(Some(Strategy::Bfs), None);
+        let symmetric = ProtocolKind::ALL
+            .into_iter()
+            .find(|k| k.is_symmetric())
+            .expect("a symmetric protocol");
+        let defaults = CheckOptions::defaults_for(symmetric);
+        let bfs = defaults.clone().with_search(Some(Strategy::Bfs), None);
         assert!(!bfs.symmetry);
-        let dfs_plain = raft.with_search(Some(Strategy::Dfs), Some(false));
+        let dfs_plain = defaults.with_search(Some(Strategy::Dfs), Some(false));
         assert!(!dfs_plain.symmetry);
     }
 }
