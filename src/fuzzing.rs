@@ -28,10 +28,18 @@ use std::net::SocketAddr;
 pub enum Event<M, S> {
     /// A message from member `from % size`; skipped when that is the node
     /// itself, which the runtime's gate never lets through.
-    Deliver { from: u8, msg: M },
+    Deliver {
+        /// The sender, modulo the cluster size.
+        from: u8,
+        /// The message.
+        msg: M,
+    },
     /// The armed timer number `which % armed`; skipped when none is armed
     /// (the runtime only ever fires armed timers).
-    Fire { which: u8 },
+    Fire {
+        /// Which armed timer, modulo how many are armed.
+        which: u8,
+    },
     /// Crash and restart from what the node saved.
     Restart,
     /// Restart from an arbitrary stored value, as a damaged or foreign disk

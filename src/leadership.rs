@@ -58,9 +58,11 @@ pub trait Leadership {
 /// `elect status` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LeaderView {
+    /// What the node is doing.
     pub role: Role,
     /// Index of the believed leader.
     pub leader: Option<usize>,
+    /// The term the view belongs to, for protocols with terms.
     pub term: Option<u64>,
 }
 

@@ -69,7 +69,9 @@ fn default_stabilize_within() -> usize {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
+    /// Cluster size; node ids are `0..nodes`.
     pub nodes: usize,
+    /// How the network treats messages.
     pub network: NetworkKind,
     /// Messages in flight may be lost.
     pub lossy: bool,
@@ -86,6 +88,7 @@ pub struct ModelConfig {
     /// (each split is an explicit step, healed by another explicit step).
     #[serde(default)]
     pub partitions: usize,
+    /// When timers may fire.
     pub timing: Timing,
     /// Adds a "GST" step (global stabilisation time) that the checker may
     /// take at any point: afterwards no crash, recovery, loss or partition

@@ -54,6 +54,7 @@ pub fn all_seeded_bugs() -> Vec<BugInfo> {
 /// A protocol's cluster in a fault environment, ready for the checker.
 pub struct ElectionModel<P: Modelled> {
     inner: ActorModel<ModelNode<P>, (), Env>,
+    /// The configuration the model was built from.
     pub config: ModelConfig,
     properties: Vec<Property<ElectionModel<P>>>,
     /// Every way to split the nodes into two non-empty sides.

@@ -41,6 +41,7 @@ impl Env {
         }
     }
 
+    /// Whether the GST step has been taken.
     pub fn after_gst(&self) -> bool {
         self.since_gst.is_some()
     }
@@ -85,6 +86,8 @@ impl Rewrite<Id> for Env {
 /// environment takes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Step<M, T, R> {
+    /// A step of Stateright's actor model: a delivery, loss, timeout,
+    /// crash or recovery.
     Actor(ActorModelAction<M, T, R>),
     /// The network splits: nodes on different sides cannot exchange
     /// messages (those in flight between them are lost).
@@ -96,6 +99,7 @@ pub enum Step<M, T, R> {
     Gst,
 }
 
+/// A step of protocol `P`'s system.
 pub type Action<P> = Step<<P as Actor>::Msg, <P as Actor>::Timer, <P as Actor>::Random>;
 
 /// A state of the whole system: every node, the network, the timers and the
@@ -121,14 +125,17 @@ impl<P: Protocol> System<P> {
             .map(|(id, s, _)| (id, s))
     }
 
+    /// Whether node `id` is up.
     pub fn is_live(&self, id: Id) -> bool {
         !self.0.crashed.get(usize::from(id)).copied().unwrap_or(true)
     }
 
+    /// What the environment remembers.
     pub fn env(&self) -> &Env {
         &self.0.history
     }
 
+    /// Messages in flight (each copy counted).
     pub fn in_flight(&self) -> usize {
         self.0.network.len()
     }

@@ -377,7 +377,7 @@ pub enum TimerRole {
 }
 
 /// Arms `timer` for the duration the protocol configures for it.
-pub(crate) fn arm<P: Protocol>(protocol: &P, o: &mut Out<P>, timer: P::Timer) {
+pub fn arm<P: Protocol>(protocol: &P, o: &mut Out<P>, timer: P::Timer) {
     let range = protocol.timer_range(&timer);
     o.set_timer(timer, range);
 }

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 
+/// What an admin client asks a node.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum AdminRequest {
     /// Report the node's view of leadership and its counters.
@@ -23,8 +24,10 @@ pub enum AdminRequest {
     Fault(FaultCommand),
 }
 
+/// A node's answer to an admin request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum AdminResponse {
+    /// The node's status.
     Status(Box<StatusReport>),
     /// The request was carried out; the text says what holds now.
     Done(String),
@@ -32,12 +35,18 @@ pub enum AdminResponse {
     Refused(String),
 }
 
+/// What `elect status` shows of a node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReport {
+    /// The node's id.
     pub node: usize,
+    /// The protocol it runs.
     pub protocol: String,
+    /// Its view of leadership.
     pub view: LeaderView,
+    /// Milliseconds since it started.
     pub uptime_ms: u64,
+    /// What it has counted.
     pub counters: Counters,
     /// The faults the node injects, e.g. `drop=0.2,dup=0,delay=0..0ms`.
     pub faults: String,
@@ -45,19 +54,41 @@ pub struct StatusReport {
     pub partition: Option<String>,
 }
 
+/// Why an admin request got no usable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
+    /// The socket failed.
     #[error("{addr}: {source}")]
     Io {
+        /// The node asked.
         addr: SocketAddr,
+        /// What failed.
         source: std::io::Error,
     },
+    /// No answer came.
     #[error("{addr}: no answer within {timeout:?}")]
-    Timeout { addr: SocketAddr, timeout: Duration },
+    Timeout {
+        /// The node asked.
+        addr: SocketAddr,
+        /// How long the client waited.
+        timeout: Duration,
+    },
+    /// The answer was not one this client can read.
     #[error("{addr}: unexpected answer ({reason})")]
-    BadAnswer { addr: SocketAddr, reason: String },
+    BadAnswer {
+        /// The node asked.
+        addr: SocketAddr,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The node refused the request.
     #[error("{addr}: refused: {reason}")]
-    Refused { addr: SocketAddr, reason: String },
+    Refused {
+        /// The node asked.
+        addr: SocketAddr,
+        /// The node's reason.
+        reason: String,
+    },
 }
 
 /// Sends `request` to the node at `addr` and waits for its answer, asking up

@@ -13,6 +13,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::Path;
 
+/// Bytes of the HMAC-SHA256 tag appended to every sealed datagram.
 pub const TAG_LEN: usize = 32;
 const MIN_KEY_LEN: usize = 16;
 
@@ -27,6 +28,7 @@ impl std::fmt::Debug for Key {
 }
 
 impl Key {
+    /// A key from its bytes; at least 16 of them.
     pub fn new(bytes: &[u8]) -> Result<Key, String> {
         if bytes.len() < MIN_KEY_LEN {
             return Err(format!(

@@ -22,8 +22,11 @@ pub enum Incoming<M> {
 /// The configuration a node checks datagrams against.
 #[derive(Clone, Copy, Debug)]
 pub struct Gate<'a> {
+    /// The receiving node.
     pub me: Id,
+    /// Its cluster's id ([`wire::cluster_id`]).
     pub cluster: u64,
+    /// The cluster key, if it has one.
     pub key: Option<&'a Key>,
     /// The members' addresses, indexed by node id.
     pub peers: &'a [SocketAddr],

@@ -59,6 +59,7 @@ pub struct NodeConfig {
     pub cluster: String,
     /// Where `Out::save` writes; `None` keeps storage in memory only.
     pub data_dir: Option<PathBuf>,
+    /// Timer durations (validated: reply < heartbeat < election).
     pub timeouts: Timeouts,
     /// Seed for timer randomisation and injected faults; `None` seeds from
     /// the OS.
@@ -82,6 +83,7 @@ pub enum Clock {
 }
 
 impl Clock {
+    /// Milliseconds now: since the Unix epoch, or since the virtual origin.
     pub fn now_ms(&self) -> u64 {
         match self {
             Clock::Wall => SystemTime::now()
@@ -103,6 +105,9 @@ impl Clock {
 }
 
 impl NodeConfig {
+    /// Node `id` of the cluster whose members listen on `peers`, with every
+    /// other setting at its default: cluster `elect`, no storage on disk,
+    /// default timeouts, no faults, no key.
     pub fn new(id: usize, peers: Vec<SocketAddr>) -> NodeConfig {
         NodeConfig {
             id,
@@ -155,13 +160,18 @@ impl NodeConfig {
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The configuration is refused; the text names the rule it breaks.
     #[error("{0}")]
     Config(String),
+    /// The node's address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// Why.
         source: std::io::Error,
     },
+    /// The storage cannot be opened or read.
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -173,8 +183,10 @@ pub enum NodeError {
     /// make durable.
     #[error("{0}; the node stopped so that it never acts on state it could not persist")]
     Storage(#[from] StorageError),
+    /// The socket failed for good.
     #[error("socket error: {0}")]
     Socket(#[from] std::io::Error),
+    /// The node's task panicked or was cancelled.
     #[error("the node task failed: {0}")]
     Task(String),
 }
@@ -186,16 +198,20 @@ pub struct LeadershipEvent {
     pub at_ms: u64,
     /// The same instant in RFC 3339.
     pub time: String,
+    /// The node whose view changed.
     pub node: usize,
+    /// Its view now.
     #[serde(flatten)]
     pub view: LeaderView,
 }
 
 impl LeadershipEvent {
+    /// `node`'s `view`, stamped with wall-clock time.
     pub fn now(node: usize, view: LeaderView) -> LeadershipEvent {
         Self::at(&Clock::Wall, node, view)
     }
 
+    /// `node`'s `view`, stamped with `clock`'s time.
     pub fn at(clock: &Clock, node: usize, view: LeaderView) -> LeadershipEvent {
         let at_ms = clock.now_ms();
         LeadershipEvent {
@@ -219,6 +235,7 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
+    /// The node's id.
     pub fn id(&self) -> usize {
         self.id
     }

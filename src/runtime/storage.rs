@@ -12,18 +12,45 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// The file in a data directory that holds what the node saved.
 pub const FILE_NAME: &str = "state.json";
 
+/// Why storage could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// The data directory cannot be created or written.
     #[error("data dir {dir}: {source}")]
-    Dir { dir: PathBuf, source: io::Error },
+    Dir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The storage file exists but cannot be read.
     #[error("storage file {path} cannot be read: {source}")]
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The storage file does not decode: the node refuses to start rather
+    /// than reset what it promised.
     #[error("storage file {path} is corrupt ({reason}); refusing to start with a reset state — restore or remove it deliberately")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A save failed.
     #[error("cannot write storage file {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 /// A storage slot in memory that outlives the node using it: the
@@ -81,6 +108,7 @@ impl Store {
         matches!(self.place, Place::Dir(_))
     }
 
+    /// The storage file, for storage on disk.
     pub fn path(&self) -> Option<PathBuf> {
         match &self.place {
             Place::Dir(d) => Some(d.join(FILE_NAME)),

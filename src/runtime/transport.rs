@@ -5,16 +5,20 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
+/// Where a node's datagrams go and come from.
 pub trait Transport: Send + Sync + 'static {
+    /// Sends one datagram to `to`.
     fn send_to(
         &self,
         datagram: &[u8],
         to: SocketAddr,
     ) -> impl Future<Output = io::Result<()>> + Send;
+    /// Waits for the next datagram; returns its length and sender.
     fn recv_from(
         &self,
         buf: &mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
+    /// The address this endpoint receives on.
     fn local_addr(&self) -> io::Result<SocketAddr>;
 }
 

@@ -19,8 +19,11 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::fmt;
 use std::hash::Hasher;
 
+/// The first four bytes of every datagram.
 pub const MAGIC: [u8; 4] = *b"ELCT";
+/// The format version this build speaks.
 pub const VERSION: u8 = 1;
+/// Bytes before the payload.
 pub const HEADER_LEN: usize = 16;
 /// Largest datagram a node sends or accepts: an Ethernet MTU minus IP and
 /// UDP headers, so nothing is ever fragmented.
@@ -28,10 +31,14 @@ pub const MAX_DATAGRAM: usize = 1472;
 /// Sender id used by admin clients such as `elect status`.
 pub const CLIENT_ID: u16 = u16::MAX;
 
+/// What a datagram carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
+    /// A message of the protocol.
     Protocol = 0,
+    /// A request from an admin client ([`super::admin`]).
     AdminRequest = 1,
+    /// A node's answer to one.
     AdminResponse = 2,
 }
 
@@ -43,7 +50,9 @@ pub enum DropReason {
     /// Too short for a header, wrong magic, unknown kind, or a payload that
     /// does not decode.
     Malformed,
+    /// Another format version.
     WrongVersion,
+    /// Another cluster's datagram.
     WrongCluster,
     /// A sender id that is not a member, or a member id sent from an address
     /// that is not that member's.
@@ -53,6 +62,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// The counter key: `oversized`, `bad_mac`, …
     pub fn name(self) -> &'static str {
         match self {
             DropReason::Oversized => "oversized",
@@ -82,8 +92,11 @@ pub fn cluster_id(name: &str) -> u64 {
 /// A decoded envelope header; the payload is still bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Header {
+    /// What the datagram carries.
     pub kind: Kind,
+    /// The sender's cluster id.
     pub cluster: u64,
+    /// The sender's node id ([`CLIENT_ID`] for admin clients).
     pub sender: u16,
 }
 

@@ -11,8 +11,11 @@ use std::fmt;
 /// A node's view of leadership, and whether it is up.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NodeView {
+    /// The node's id.
     pub node: usize,
+    /// Whether it is down.
     pub crashed: bool,
+    /// Its view of leadership.
     #[serde(flatten)]
     pub view: LeaderView,
     /// The protocol's own description of the node's state.
@@ -29,19 +32,24 @@ impl fmt::Display for NodeView {
     }
 }
 
+/// One step of a trace.
 #[derive(Clone, Debug, Serialize)]
 pub struct TraceStep {
     /// 1-based step number.
     pub step: usize,
+    /// What happened, in words.
     pub action: String,
     /// The nodes whose state changed in this step, as they are after it.
     pub changed: Vec<NodeView>,
 }
 
+/// A path through the model, for people: the initial nodes, each step
+/// with what it changed, and the final state.
 #[derive(Clone, Debug, Serialize)]
 pub struct Trace {
     /// Every node in the initial state.
     pub initial: Vec<NodeView>,
+    /// The steps, in order.
     pub steps: Vec<TraceStep>,
     /// Every node at the end of the trace.
     #[serde(rename = "final")]
@@ -51,6 +59,7 @@ pub struct Trace {
     pub final_state: String,
 }
 
+/// Every node of `state`, as a trace shows it.
 pub fn node_views<P: Protocol>(state: &System<P>) -> Vec<NodeView> {
     state
         .nodes()
@@ -64,6 +73,7 @@ pub fn node_views<P: Protocol>(state: &System<P>) -> Vec<NodeView> {
 }
 
 impl Trace {
+    /// The trace of a checker path.
     pub fn from_steps<P: Protocol>(steps_and_states: Vec<(System<P>, Option<Action<P>>)>) -> Trace {
         let mut steps = Vec::new();
         let mut previous: Option<Vec<NodeView>> = None;
