@@ -1,31 +1,19 @@
-//! Every small scenario in models/ meets the expectations its file states:
-//! the fault-model matrix, re-checked on each test run. (The larger ones —
-//! four and five nodes, GST — run in `elect verify`.) This is also the
-//! oracle `cargo mutants` uses over the protocol modules.
+//! Every scenario in models/ that is not marked `slow` in its `[check]`
+//! table meets the expectations its file states: the fault-model matrix,
+//! re-checked on each test run (the slow ones run in `elect verify`). This is
+//! also the oracle `cargo mutants` uses over the protocol modules.
 
 use elect::verification::run::{self, Job};
 use elect::verification::scenario::Scenario;
 use std::path::Path;
 
 #[test]
-fn small_scenarios_meet_their_expectations() {
+fn every_scenario_not_marked_slow_meets_its_expectations() {
     let scenarios = Scenario::load_dir(Path::new("models")).expect("scenarios load");
-    let small: Vec<&Scenario> = scenarios
-        .iter()
-        .filter(|s| s.model.nodes <= 3 && !s.model.gst)
-        .filter(|s| {
-            !matches!(
-                s.name.as_str(),
-                "raft-3-lossy-crash-recover"
-                    | "raft-3-duplicating"
-                    | "raft-3-crash-stop"
-                    | "raft-3-storage-lost"
-            )
-        })
-        .collect();
-    assert!(small.len() >= 12, "{} small scenarios", small.len());
+    let quick: Vec<&Scenario> = scenarios.iter().filter(|s| !s.check.slow).collect();
+    assert!(quick.len() >= 15, "{} quick scenarios", quick.len());
     let mut unmet = Vec::new();
-    for scenario in small {
+    for scenario in quick {
         let result = run::run_job(&Job::from_scenario(scenario), &mut |_| {}).expect("runs");
         for p in result.properties.iter().filter(|p| !p.meets_expectation) {
             unmet.push(format!(

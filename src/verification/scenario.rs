@@ -18,6 +18,7 @@
 //! [check]            # optional
 //! strategy = "dfs"
 //! symmetry = true
+//! slow = true        # left out of `cargo test`
 //!
 //! [expect]           # properties not listed are expected to hold
 //! "election safety" = "holds"
@@ -80,6 +81,10 @@ pub struct CheckSettings {
     pub keep_going: Option<bool>,
     /// Most states the recoverability check may hold in memory.
     pub max_states: Option<usize>,
+    /// Too slow for `cargo test` (which checks every other scenario);
+    /// `elect verify` checks it.
+    #[serde(default)]
+    pub slow: bool,
 }
 
 /// One checked configuration and what is expected of it.
