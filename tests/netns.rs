@@ -130,11 +130,9 @@ fn addr(i: usize) -> String {
 
 /// Builds the network; without root or iproute2 the test fails, saying why.
 fn network(tag: &str) -> Network {
-    Network::create(tag).unwrap_or_else(|reason| {
-        panic!("real partitions need root and iproute2: {reason}")
-    })
+    Network::create(tag)
+        .unwrap_or_else(|reason| panic!("real partitions need root and iproute2: {reason}"))
 }
-
 
 /// A leadership event as `elect node --log-format json` prints it.
 #[derive(Deserialize)]

@@ -388,3 +388,165 @@ impl<P: Modelled> Model for ElectionModel<P> {
         within
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The timely timing rules, case by case: which timer may fire in which
+    //! situation. Each row is one rule of [`Timing::Timely`] (or of
+    //! fairness after GST) made visible; the asynchronous model allows every
+    //! timer in every row.
+
+    use super::*;
+    use crate::protocols::bully::{Bully, BullyMsg, BullyRole, BullyState, BullyTimer};
+    use stateright::actor::{Envelope, Timers};
+
+    struct Situation {
+        states: [BullyState; 3],
+        timers: [&'static [BullyTimer]; 3],
+        in_flight: &'static [(usize, usize, BullyMsg)],
+        crashed: [bool; 3],
+    }
+
+    fn follower_of(c: usize) -> BullyState {
+        BullyState {
+            role: BullyRole::Follower,
+            coordinator: Some(Id::from(c)),
+        }
+    }
+
+    fn coordinator(me: usize) -> BullyState {
+        BullyState {
+            role: BullyRole::Coordinator,
+            coordinator: Some(Id::from(me)),
+        }
+    }
+
+    fn electing() -> BullyState {
+        BullyState {
+            role: BullyRole::Electing,
+            coordinator: None,
+        }
+    }
+
+    fn system(model: &ElectionModel<Bully>, s: &Situation, gst: bool) -> System<Bully> {
+        let mut state = model.init_states().remove(0);
+        for i in 0..3 {
+            state.0.actor_states[i] = Arc::new(s.states[i].clone());
+            let mut timers = Timers::new();
+            for t in s.timers[i] {
+                timers.set(t.clone());
+            }
+            state.0.timers_set[i] = timers;
+            state.0.crashed[i] = s.crashed[i];
+        }
+        state.0.network =
+            Network::new_unordered_nonduplicating(s.in_flight.iter().map(|(src, dst, msg)| {
+                Envelope {
+                    src: Id::from(*src),
+                    dst: Id::from(*dst),
+                    msg: msg.clone(),
+                }
+            }));
+        if gst {
+            state.0.history.since_gst = Some(0);
+        }
+        state
+    }
+
+    fn model(timing: Timing, lossy: bool) -> ElectionModel<Bully> {
+        ElectionModel::new(ModelConfig {
+            nodes: 3,
+            crashes: 1,
+            lossy,
+            timing,
+            gst: true,
+            ..ModelConfig::default_for(ProtocolKind::Bully)
+        })
+    }
+
+    fn fires(
+        model: &ElectionModel<Bully>,
+        s: &Situation,
+        gst: bool,
+        node: usize,
+        timer: BullyTimer,
+    ) -> bool {
+        let state = system(model, s, gst);
+        model.allows(&state, &ActorModelAction::Timeout(Id::from(node), timer))
+    }
+
+    /// Three nodes following n2, which coordinates: every watch and the
+    /// heartbeat armed, nothing in flight.
+    fn quiet() -> Situation {
+        use BullyTimer::*;
+        Situation {
+            states: [follower_of(2), follower_of(2), coordinator(2)],
+            timers: [&[LeaderTimeout], &[LeaderTimeout], &[Heartbeat]],
+            in_flight: &[],
+            crashed: [false; 3],
+        }
+    }
+
+    #[test]
+    fn which_timers_the_timely_model_lets_fire() {
+        use BullyTimer::*;
+        let message_to_a_live_node = Situation {
+            in_flight: &[(2, 0, BullyMsg::Coordinator)],
+            ..quiet()
+        };
+        let message_to_a_crashed_node = Situation {
+            states: [electing(), follower_of(2), coordinator(2)],
+            timers: [&[], &[LeaderTimeout], &[Heartbeat]],
+            in_flight: &[(2, 0, BullyMsg::Coordinator)],
+            crashed: [true, false, false],
+        };
+        let shorter_timer_at_the_same_node = Situation {
+            states: [electing(), follower_of(2), coordinator(2)],
+            timers: [
+                &[AnswerTimeout, LeaderTimeout],
+                &[LeaderTimeout],
+                &[Heartbeat],
+            ],
+            ..quiet()
+        };
+        let leader_crashed = Situation {
+            crashed: [false, false, true],
+            ..quiet()
+        };
+        // n0 waits for a coordinator, a timer the heartbeat does not restart.
+        let a_node_waits_for_a_winner = Situation {
+            states: [electing(), follower_of(2), coordinator(2)],
+            timers: [&[CoordinatorTimeout], &[LeaderTimeout], &[Heartbeat]],
+            ..quiet()
+        };
+        let quiet = quiet();
+        #[rustfmt::skip]
+        let rows: Vec<(&str, &Situation, bool, bool, usize, BullyTimer, bool)> = vec![
+            // what, situation, lossy, after GST, node, timer, may fire
+            ("a live leader's heartbeat", &quiet, false, false, 2, Heartbeat, true),
+            ("a watch on a live, beating leader", &quiet, false, false, 0, LeaderTimeout, false),
+            ("the same watch when heartbeats can be lost", &quiet, true, false, 0, LeaderTimeout, true),
+            ("the same watch after GST, when nothing is lost", &quiet, true, true, 0, LeaderTimeout, false),
+            ("a watch on a crashed leader", &leader_crashed, false, false, 0, LeaderTimeout, true),
+            ("any timer while a message to a live node is in flight", &message_to_a_live_node, false, false, 2, Heartbeat, false),
+            ("a timer while the only message in flight goes to a crashed node", &message_to_a_crashed_node, false, false, 2, Heartbeat, true),
+            ("a timer while a certainly shorter one is armed at its node", &shorter_timer_at_the_same_node, false, false, 0, LeaderTimeout, false),
+            ("the shorter one itself", &shorter_timer_at_the_same_node, false, false, 0, AnswerTimeout, true),
+            ("a heartbeat while a certainly shorter one-shot timer is armed anywhere", &shorter_timer_at_the_same_node, false, false, 2, Heartbeat, false),
+            ("before GST, a heartbeat while another node waits for a winner", &a_node_waits_for_a_winner, false, false, 2, Heartbeat, true),
+            ("after GST, the same heartbeat (fairness: the longer timer expires first)", &a_node_waits_for_a_winner, false, true, 2, Heartbeat, false),
+        ];
+        for (what, situation, lossy, gst, node, timer, expected) in rows {
+            let timely = model(Timing::Timely, lossy);
+            let got = fires(&timely, situation, gst, node, timer.clone());
+            assert_eq!(got, expected, "timely: {what}");
+            if !gst {
+                let asynchronous = model(Timing::Asynchronous, lossy);
+                assert!(
+                    fires(&asynchronous, situation, false, node, timer),
+                    "asynchronous: {what}"
+                );
+            }
+        }
+    }
+}
