@@ -235,10 +235,11 @@ pub fn actor<P: Protocol>(data: &[u8]) -> Result<usize, String> {
 /// datagram. The first byte picks the sender's address (a member, the node
 /// itself, or a stranger) and whether the cluster has a key; when it has,
 /// the second byte decides whether the datagram is sealed with it first, so
-/// that the fuzzer also reaches the checks behind the MAC.
-pub fn gate<P: Protocol>(data: &[u8]) -> Result<(), String> {
+/// that the fuzzer also reaches the checks behind the MAC. Returns whether a
+/// protocol message got through.
+pub fn gate<P: Protocol>(data: &[u8]) -> Result<bool, String> {
     let [how, seal, datagram @ ..] = data else {
-        return Ok(());
+        return Ok(false);
     };
     let peers: Vec<SocketAddr> = (0..3u16)
         .map(|i| SocketAddr::from(([127, 0, 0, 1], 7000 + i)))
@@ -259,7 +260,7 @@ pub fn gate<P: Protocol>(data: &[u8]) -> Result<(), String> {
         peers: &peers,
     };
     match gate.accept::<P::Msg>(&bytes, from) {
-        Err(_) | Ok(Incoming::Admin(..)) => Ok(()),
+        Err(_) | Ok(Incoming::Admin(..)) => Ok(false),
         Ok(Incoming::Message(src, msg)) => {
             if src == me || Some(&from) != peers.get(usize::from(src)) {
                 return Err(format!("accepted {msg:?} from {from} as {src}"));
@@ -269,7 +270,7 @@ pub fn gate<P: Protocol>(data: &[u8]) -> Result<(), String> {
             let (_, payload) =
                 wire::decode_header(&again, gate.cluster).map_err(|e| e.to_string())?;
             match wire::decode_payload::<P::Msg>(payload) {
-                Ok(decoded) if decoded == msg => Ok(()),
+                Ok(decoded) if decoded == msg => Ok(true),
                 other => Err(format!("{msg:?} does not round-trip: {other:?}")),
             }
         }
