@@ -7,11 +7,14 @@
 //! [Stateright]: https://docs.rs/stateright
 
 pub mod cli;
+pub mod fleet;
 pub mod fuzzing;
 pub mod history;
 pub mod leadership;
 pub mod model;
+pub mod nemesis;
 pub mod protocols;
 pub mod runtime;
 pub mod sim;
+pub mod topology;
 pub mod verification;
