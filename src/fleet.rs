@@ -194,11 +194,6 @@ impl Fleet {
         self.members.len()
     }
 
-    /// Every member's address, in id order.
-    pub fn peers(&self) -> &[SocketAddr] {
-        &self.options.peers
-    }
-
     /// `--peers` as the nodes get it: `127.0.0.1:7000,127.0.0.1:7001,…`.
     pub fn peers_csv(&self) -> String {
         self.options

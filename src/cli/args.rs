@@ -125,20 +125,16 @@ pub fn faults(spec: &str) -> Result<crate::runtime::faults::FaultSpec, ArgError>
     crate::runtime::faults::FaultSpec::parse(spec).map_err(ArgError::Faults)
 }
 
-/// A positive number of seconds as a duration.
+/// The longest period a flag may ask for: a century, so that no deadline
+/// computed from it overflows the clock.
+pub const LONGEST: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// A positive number of seconds, at most [`LONGEST`], as a duration.
 pub fn seconds(flag: &'static str, secs: f64) -> Result<Duration, ArgError> {
     match Duration::try_from_secs_f64(secs) {
-        Ok(d) if secs > 0.0 => Ok(d),
+        Ok(d) if secs > 0.0 && d <= LONGEST => Ok(d),
         _ => Err(ArgError::Seconds { flag }),
     }
-}
-
-/// `after` from `from`; a duration too long for the clock means never.
-pub fn deadline(from: tokio::time::Instant, after: Duration) -> tokio::time::Instant {
-    const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
-    from.checked_add(after)
-        .or_else(|| from.checked_add(CENTURY))
-        .unwrap_or(from)
 }
 
 /// Node i of a loopback fleet listens on 127.0.0.1:(`base_port` + i).
@@ -212,13 +208,14 @@ fn at_least_1(flag: &'static str, ms: u64) -> Result<Duration, ArgError> {
     Ok(Duration::from_millis(ms))
 }
 
-/// How a node prints its leadership events and logs.
+/// How a node prints its leadership events and logs: a line of text, or a
+/// JSON document, per event. (The variants have no doc comments: clap would
+/// print them in `elect node --help`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
 pub enum LogFormat {
-    /// One line of text per event.
     Text,
-    /// One JSON document per line.
     Json,
 }
 

@@ -3,7 +3,7 @@
 //! resumes them, and partitions and heals the network; then the history
 //! checker's verdict.
 
-use super::args::{self, deadline, shutdown_signal, LogFormat, TimingArgs};
+use super::args::{self, shutdown_signal, LogFormat, TimingArgs};
 use super::Failure;
 use crate::fleet::{Fleet, FleetEvent, FleetOptions};
 use crate::nemesis::{Action, Nemesis, NemesisConfig};
@@ -55,6 +55,12 @@ pub struct ChaosArgs {
 pub fn chaos(args: ChaosArgs) -> Result<bool, Failure> {
     let duration = humantime::parse_duration(&args.duration)
         .map_err(|e| Failure::Usage(format!("--duration '{}': {e}", args.duration)))?;
+    if duration > args::LONGEST {
+        return Err(Failure::Usage(format!(
+            "--duration '{}': more than a century",
+            args.duration
+        )));
+    }
     // The longest pause, 1.5 × --every, must be a duration too.
     args::seconds("--every", 1.5 * args.every)?;
     let every = args::seconds("--every", args.every)?;
@@ -86,7 +92,7 @@ async fn run(
         fleet.spawn(i)?;
     }
     let started = Instant::now();
-    let end = deadline(started, duration);
+    let end = started + duration;
     let mut nemesis = Nemesis::new(NemesisConfig::chaos(every), fleet.size(), seed, started);
     let log = |what: &str| {
         if !args.json {

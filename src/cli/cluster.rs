@@ -1,7 +1,7 @@
 //! `elect cluster`: N `elect node` processes on loopback, a live view of who
 //! leads whom, and optionally a leader killer to watch re-elections.
 
-use super::args::{deadline, loopback_peers, seconds, shutdown_signal, LogFormat, TimingArgs};
+use super::args::{loopback_peers, seconds, shutdown_signal, LogFormat, TimingArgs};
 use super::Failure;
 use crate::fleet::{Fleet, FleetEvent, FleetOptions};
 use crate::protocols::ProtocolKind;
@@ -96,10 +96,10 @@ async fn run(args: ClusterArgs, timing: Timing, mut fleet: Fleet) -> Result<bool
     ));
 
     let kill_every = timing.kill_every;
-    let mut next_kill = kill_every.map(|d| deadline(Instant::now(), d));
+    let mut next_kill = kill_every.map(|d| Instant::now() + d);
     let mut pending_restart: Option<(usize, Instant)> = None;
     let mut killed_at: Option<(usize, Instant)> = None;
-    let stop_at = timing.duration.map(|d| deadline(Instant::now(), d));
+    let stop_at = timing.duration.map(|d| Instant::now() + d);
     let mut last_picture = String::new();
     // Changes arrive in bursts (one election touches every node): show the
     // picture once a burst has settled.
@@ -151,12 +151,12 @@ async fn run(args: ClusterArgs, timing: Timing, mut fleet: Fleet) -> Result<bool
             }
         }
         if next_kill.is_some_and(|t| now >= t) {
-            next_kill = kill_every.map(|d| deadline(now, d));
+            next_kill = kill_every.map(|d| now + d);
             if pending_restart.is_none() {
                 if let Some(leader) = fleet.acting_leader() {
                     fleet.kill(leader);
                     killed_at = Some((leader, now));
-                    pending_restart = Some((leader, deadline(now, timing.restart_after)));
+                    pending_restart = Some((leader, now + timing.restart_after));
                     out.note(&format!("SIGKILL n{leader} (the leader)"));
                 }
             }
