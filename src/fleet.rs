@@ -555,3 +555,79 @@ fn signal(pid: u32, signal: nix::sys::signal::Signal) -> bool {
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dir: &Path, exe: Option<PathBuf>) -> FleetOptions {
+        let peers = (0..3)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 7000 + i)))
+            .collect();
+        FleetOptions {
+            exe,
+            data_dir: Some(dir.to_path_buf()),
+            ..FleetOptions::new(ProtocolKind::Raft, peers)
+        }
+    }
+
+    #[test]
+    fn nodes_get_every_setting_as_the_flags_of_elect_node() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ms = Duration::from_millis;
+        let fleet = Fleet::new(FleetOptions {
+            timeouts: Some(Timeouts {
+                heartbeat: ms(20),
+                election: ms(300)..ms(600),
+                reply: ms(10),
+            }),
+            faults: FaultSpec::parse("drop=0.1,delay=0..5ms").ok(),
+            extra_args: vec!["--seed".into(), "7".into()],
+            ..options(dir.path(), Some(PathBuf::from("elect")))
+        })
+        .expect("fleet");
+        let args = fleet.node_args(2).join(" ");
+        let node_dir = dir.path().join("node-2");
+        assert_eq!(
+            args,
+            format!(
+                "node --protocol raft --peers 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 \
+                 --log-format json --id 2 --data-dir {} --heartbeat-ms 20 \
+                 --election-timeout-ms 300..600 --reply-ms 10 \
+                 --faults drop=0.1,dup=0,delay=0..5ms --seed 7",
+                node_dir.display()
+            )
+        );
+    }
+
+    /// With a stand-in for `elect node` that just waits: what is killed is
+    /// reaped, a restarted member is told apart from its dead incarnation,
+    /// and shutdown leaves nothing running.
+    #[tokio::test]
+    async fn a_fleet_reaps_what_it_kills_and_tells_incarnations_apart() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = dir.path().join("waits");
+        std::fs::write(&exe, "#!/bin/sh\nexec sleep 60\n").expect("write");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut fleet = Fleet::new(options(dir.path(), Some(exe))).expect("fleet");
+        for i in 0..3 {
+            fleet.spawn(i).expect("spawn");
+        }
+        assert!((0..3).all(|i| fleet.is_live(i) && fleet.pid(i).is_some()));
+        fleet.kill(1);
+        fleet.spawn(1).expect("restart");
+        // The first incarnation's exit arrives, and is not the second's.
+        while !fleet.has_exited(1) && fleet.members[1].unreaped > 1 {
+            assert_eq!(fleet.next(None).await, Some(FleetEvent::Changed));
+        }
+        assert!(fleet.is_running(1) && !fleet.has_exited(1));
+        fleet.kill(0);
+        while !fleet.has_exited(0) {
+            assert_eq!(fleet.next(None).await, Some(FleetEvent::Changed));
+        }
+        assert!(!fleet.is_running(0) && fleet.pid(0).is_none());
+        fleet.shutdown().await;
+        assert!((0..3).all(|i| fleet.has_exited(i) && !fleet.is_running(i)));
+    }
+}

@@ -68,6 +68,7 @@ pub struct Verdict {
     pub safety_violations: Vec<String>,
     /// Intervals with two or more live leaders at once.
     pub split_brain: Vec<SplitBrain>,
+    /// Their total length.
     pub split_brain_ms: u64,
     /// Total time during which no live node acted as leader.
     pub no_leader_ms: u64,

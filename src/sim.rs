@@ -30,8 +30,11 @@ use tokio::time::Instant;
 /// One simulated run's settings.
 #[derive(Clone, Debug, Serialize)]
 pub struct SimConfig {
+    /// The protocol every node runs.
     pub protocol: ProtocolKind,
+    /// Cluster size.
     pub nodes: usize,
+    /// The run's seed: everything random is drawn from it.
     pub seed: u64,
     /// Virtual time the run lasts.
     pub duration: Duration,
@@ -45,6 +48,7 @@ pub struct SimConfig {
     pub crashes: bool,
     /// The nemesis splits and heals the network.
     pub partitions: bool,
+    /// Every node's timers.
     pub timeouts: Timeouts,
 }
 
@@ -70,10 +74,13 @@ impl SimConfig {
 /// What a run did.
 #[derive(Clone, Debug, Serialize)]
 pub struct SimRun {
+    /// The run's seed.
     pub seed: u64,
+    /// The leadership history, as the history checker read it.
     pub events: Vec<HistoryEvent>,
     /// What the nemesis did, in order: "12.345 s crash n2", …
     pub nemesis: Vec<String>,
+    /// The history checker's verdict.
     pub verdict: Verdict,
 }
 
@@ -117,11 +124,11 @@ impl Transport for SimTransport {
             let Fate::Sent(delays) = net.faults.plan(cut, &mut net.rng) else {
                 return Ok(());
             };
-            let deliveries: Vec<_> = delays
+            let inbox = &net.inboxes[dst];
+            delays
                 .into_iter()
-                .map(|delay| (delay, dst, net.inboxes[dst].clone()))
-                .collect();
-            deliveries
+                .map(|delay| (delay, dst, inbox.clone()))
+                .collect::<Vec<_>>()
         };
         let from = node_addr(self.me);
         for (delay, dst, inbox) in deliveries {
@@ -278,12 +285,14 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
                     start_node(i, &mut nodes[i])?;
                     log.push(format!("{at:.3} s restart n{i}"));
                 }
-                _ => {
+                Action::Heal => {
                     if let Ok(mut n) = net.lock() {
                         n.partition = None;
                     }
                     log.push(format!("{at:.3} s heal"));
                 }
+                // Recoveries are restarts, thaws and heals only.
+                _ => {}
             }
         }
         if now >= end {
