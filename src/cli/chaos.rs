@@ -3,7 +3,9 @@
 //! resumes them, and partitions and heals the network; then the history
 //! checker's verdict.
 
-use super::args::{self, shutdown_signal, LogFormat, TimingArgs};
+use super::args::{
+    faults, loopback_peers, seconds, shutdown_signal, LogFormat, TimingArgs, LONGEST,
+};
 use super::Failure;
 use crate::fleet::{Fleet, FleetEvent, FleetOptions};
 use crate::nemesis::{Action, Nemesis, NemesisConfig};
@@ -55,19 +57,19 @@ pub struct ChaosArgs {
 pub fn chaos(args: ChaosArgs) -> Result<bool, Failure> {
     let duration = humantime::parse_duration(&args.duration)
         .map_err(|e| Failure::Usage(format!("--duration '{}': {e}", args.duration)))?;
-    if duration > args::LONGEST {
+    if duration > LONGEST {
         return Err(Failure::Usage(format!(
             "--duration '{}': more than a century",
             args.duration
         )));
     }
     // The longest pause, 1.5 × --every, must be a duration too.
-    args::seconds("--every", 1.5 * args.every)?;
-    let every = args::seconds("--every", args.every)?;
-    let peers = args::loopback_peers(args.nodes, args.base_port)?;
+    seconds("--every", 1.5 * args.every)?;
+    let every = seconds("--every", args.every)?;
+    let peers = loopback_peers(args.nodes, args.base_port)?;
     let options = FleetOptions {
         timeouts: args.timing.given()?,
-        faults: Some(args::faults(&args.faults)?),
+        faults: Some(faults(&args.faults)?),
         key_file: args.key_file.clone(),
         ..FleetOptions::new(args.protocol, peers)
     };
@@ -139,7 +141,7 @@ async fn run(
     }
     let actions = nemesis.actions();
     let verdict = fleet.verdict();
-    let seconds = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64();
     fleet.shutdown().await;
     if args.json {
         println!(
@@ -147,7 +149,7 @@ async fn run(
             serde_json::json!({
                 "protocol": args.protocol.name(),
                 "nodes": args.nodes,
-                "seconds": seconds,
+                "seconds": elapsed,
                 "nemesis_seed": seed,
                 "nemesis_actions": actions,
                 "faults": args.faults,
@@ -157,7 +159,7 @@ async fn run(
     } else {
         println!(
             "chaos run: {} × {}, {:.0} s, {actions} nemesis actions (seed {seed}), faults {}",
-            args.nodes, args.protocol, seconds, args.faults
+            args.nodes, args.protocol, elapsed, args.faults
         );
         for line in verdict.to_string().lines() {
             println!("  {line}");

@@ -1,7 +1,7 @@
 //! `elect sim`: many seeded runs of the deterministic simulation, each
 //! checked by the history checker.
 
-use super::args::{self, ArgError};
+use super::args::{delay_ms, ArgError};
 use super::Failure;
 use crate::protocols::ProtocolKind;
 use crate::sim::{self, SimConfig, SimRun};
@@ -87,7 +87,7 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
             )));
         }
     }
-    let delay = args::delay_ms(&args.delay_ms)?;
+    let delay = delay_ms(&args.delay_ms)?;
     let template = SimConfig {
         duration: Duration::from_secs(args.duration_secs.max(1)),
         drop: args.drop,

@@ -1,7 +1,7 @@
 //! `elect status`: ask running nodes for their view of leadership and their
 //! counters.
 
-use super::args;
+use super::args::parse_addrs;
 use super::Failure;
 use crate::runtime::admin::{query_status, StatusReport};
 use crate::runtime::wire;
@@ -28,7 +28,7 @@ pub struct StatusArgs {
 
 /// Runs `elect status`; false when a node did not answer.
 pub fn status(args: StatusArgs) -> Result<bool, Failure> {
-    let addrs = args::parse_addrs("address", &args.addrs)?;
+    let addrs = parse_addrs("address", &args.addrs)?;
     let cluster = wire::cluster_id(&args.cluster_id);
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
     let runtime = super::runtime()?;
