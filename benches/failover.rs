@@ -20,7 +20,7 @@ mod support;
 mod common;
 
 use common::{ms, percentile, register, send_signal, unregister};
-use elect::leadership::Role;
+use elect::leadership;
 use elect::runtime::admin::query_status;
 use elect::runtime::wire;
 use nix::sys::signal::Signal;
@@ -62,6 +62,18 @@ trait System {
     fn kill(&mut self, i: usize);
     /// Start member `i` again on its data directory.
     fn restart(&mut self, i: usize);
+    /// SIGSTOP member `i`.
+    fn freeze(&mut self, i: usize) {
+        if let Some(p) = self.pid(i) {
+            send_signal(p, Signal::SIGSTOP);
+        }
+    }
+    /// SIGCONT member `i`.
+    fn thaw(&mut self, i: usize) {
+        if let Some(p) = self.pid(i) {
+            send_signal(p, Signal::SIGCONT);
+        }
+    }
     /// Settings, for the table.
     fn settings(&self) -> String;
 }
@@ -95,8 +107,8 @@ struct Elect {
 impl Elect {
     fn start(protocol: &'static str, rt: tokio::runtime::Handle) -> Elect {
         let cluster = TestCluster::start_with(protocol, MEMBERS, TIMING);
-        for c in cluster.children.iter().flatten() {
-            register(c.id());
+        for pid in cluster.pids() {
+            register(pid);
         }
         Elect {
             cluster,
@@ -114,28 +126,20 @@ impl System for Elect {
     fn agreed(&mut self, who: &[usize]) -> Option<usize> {
         let addrs: Vec<SocketAddr> = who.iter().map(|&i| self.cluster.addrs[i]).collect();
         let id = self.cluster_id;
+        // A sweep stops at the first member that does not answer.
         let views = self.rt.block_on(async move {
             let mut views = Vec::new();
             for a in addrs {
-                views.push(
-                    query_status(a, id, Duration::from_millis(300))
-                        .await
-                        .ok()?
-                        .view,
-                );
+                let report = query_status(a, id, Duration::from_millis(300)).await;
+                views.push(Some(report.ok()?.view));
             }
             Some(views)
         })?;
-        let leader = views.first()?.leader?;
-        let pos = who.iter().position(|&i| i == leader)?;
-        let all_follow = views
-            .iter()
-            .all(|v| v.leader == Some(leader) && v.role != Role::Candidate);
-        (all_follow && views[pos].role == Role::Leader).then_some(leader)
+        leadership::agreed_leader(who.iter().copied().zip(views))
     }
 
     fn pid(&self, i: usize) -> Option<u32> {
-        self.cluster.children[i].as_ref().map(|c| c.id())
+        self.cluster.pid(i)
     }
 
     fn kill(&mut self, i: usize) {
@@ -150,6 +154,14 @@ impl System for Elect {
         if let Some(pid) = self.pid(i) {
             register(pid);
         }
+    }
+
+    fn freeze(&mut self, i: usize) {
+        self.cluster.freeze(i);
+    }
+
+    fn thaw(&mut self, i: usize) {
+        self.cluster.thaw(i);
     }
 
     fn settings(&self) -> String {
@@ -565,15 +577,10 @@ fn run_rounds(sys: &mut dyn System, variant: Variant, rounds: usize) -> Outcome 
             continue;
         };
         let survivors: Vec<usize> = (0..MEMBERS).filter(|&i| i != leader).collect();
-        let pid = sys.pid(leader);
         let t0 = Instant::now();
         match variant {
             Variant::Kill => sys.kill(leader),
-            Variant::Stop => {
-                if let Some(p) = pid {
-                    send_signal(p, Signal::SIGSTOP);
-                }
-            }
+            Variant::Stop => sys.freeze(leader),
         }
         let mut done = None;
         while t0.elapsed() < GIVE_UP {
@@ -607,11 +614,7 @@ fn run_rounds(sys: &mut dyn System, variant: Variant, rounds: usize) -> Outcome 
         }
         match variant {
             Variant::Kill => sys.restart(leader),
-            Variant::Stop => {
-                if let Some(p) = pid {
-                    send_signal(p, Signal::SIGCONT);
-                }
-            }
+            Variant::Stop => sys.thaw(leader),
         }
     }
     sweeps.sort_by(|a, b| a.total_cmp(b));

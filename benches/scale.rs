@@ -16,7 +16,7 @@ mod support;
 
 mod common;
 
-use elect::leadership::Role;
+use elect::leadership;
 use elect::runtime::admin::{query_status, StatusReport};
 use elect::runtime::wire;
 use std::collections::BTreeMap;
@@ -60,16 +60,11 @@ async fn reports(addrs: &[SocketAddr], who: &[usize]) -> Vec<Option<StatusReport
 /// The leader all of `who` agree on (a leader among them, nobody a candidate).
 async fn agreed(addrs: &[SocketAddr], who: &[usize]) -> Option<usize> {
     let reps = reports(addrs, who).await;
-    let mut views = Vec::new();
-    for r in &reps {
-        views.push(r.as_ref()?.view);
-    }
-    let leader = views.first()?.leader?;
-    let pos = who.iter().position(|&i| i == leader)?;
-    let all = views
-        .iter()
-        .all(|v| v.leader == Some(leader) && v.role != Role::Candidate);
-    (all && views[pos].role == Role::Leader).then_some(leader)
+    leadership::agreed_leader(
+        who.iter()
+            .zip(&reps)
+            .map(|(&i, r)| (i, r.as_ref().map(|r| r.view))),
+    )
 }
 
 async fn wait_agreed(
@@ -208,7 +203,7 @@ fn measure(rt: &tokio::runtime::Runtime, protocol: &'static str, n: usize) -> Ro
     };
     let t0 = Instant::now();
     let mut cluster = TestCluster::start_with(protocol, n, timing);
-    let pids: Vec<u32> = cluster.children.iter().flatten().map(|c| c.id()).collect();
+    let pids: Vec<u32> = cluster.pids();
     for &p in &pids {
         common::register(p);
     }
@@ -245,7 +240,7 @@ fn measure(rt: &tokio::runtime::Runtime, protocol: &'static str, n: usize) -> Ro
     let survivors: Vec<usize> = all.iter().copied().filter(|&i| i != leader).collect();
     let (k0, by0) = sent_by_kind(&rt.block_on(reports(&addrs, &survivors)));
     let killed = Instant::now();
-    if let Some(p) = cluster.children[leader].as_ref().map(|c| c.id()) {
+    if let Some(p) = cluster.pid(leader) {
         common::unregister(p);
     }
     cluster.kill(leader);

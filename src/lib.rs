@@ -76,11 +76,14 @@
 // missing_docs: re-enabled once history, sim and faults are documented
 
 pub mod cli;
+pub mod fleet;
 pub mod fuzzing;
 pub mod history;
 pub mod leadership;
 pub mod model;
+pub mod nemesis;
 pub mod protocols;
 pub mod runtime;
 pub mod sim;
+pub mod topology;
 pub mod verification;

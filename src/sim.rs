@@ -9,14 +9,16 @@
 //! advances the clock only when every task waits, so a seed replays exactly.
 
 use crate::history::{self, HistoryEvent, Occurrence, Verdict};
+use crate::nemesis::{Action, Nemesis, NemesisConfig};
 use crate::protocols::{Protocol, ProtocolKind, Timeouts};
+use crate::runtime::faults::{Fate, FaultSpec};
 use crate::runtime::storage::{MemorySlot, Store};
 use crate::runtime::transport::Transport;
 use crate::runtime::{self, Clock, NodeConfig, NodeHandle};
+use crate::topology::Partition;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde::Serialize;
-use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -28,8 +30,11 @@ use tokio::time::Instant;
 /// One simulated run's settings.
 #[derive(Clone, Debug, Serialize)]
 pub struct SimConfig {
+    /// The protocol every node runs.
     pub protocol: ProtocolKind,
+    /// Cluster size.
     pub nodes: usize,
+    /// The run's seed: everything random is drawn from it.
     pub seed: u64,
     /// Virtual time the run lasts.
     pub duration: Duration,
@@ -43,6 +48,7 @@ pub struct SimConfig {
     pub crashes: bool,
     /// The nemesis splits and heals the network.
     pub partitions: bool,
+    /// Every node's timers.
     pub timeouts: Timeouts,
 }
 
@@ -68,10 +74,13 @@ impl SimConfig {
 /// What a run did.
 #[derive(Clone, Debug, Serialize)]
 pub struct SimRun {
+    /// The run's seed.
     pub seed: u64,
+    /// The leadership history, as the history checker read it.
     pub events: Vec<HistoryEvent>,
     /// What the nemesis did, in order: "12.345 s crash n2", …
     pub nemesis: Vec<String>,
+    /// The history checker's verdict.
     pub verdict: Verdict,
 }
 
@@ -80,11 +89,10 @@ struct Net {
     rng: StdRng,
     inboxes: Vec<mpsc::UnboundedSender<(Vec<u8>, SocketAddr)>>,
     up: Vec<bool>,
-    /// Which side of a split each node is on, while the network is split.
-    side: Option<Vec<bool>>,
-    drop: f64,
-    dup: f64,
-    delay: Range<Duration>,
+    /// The split, while the network is split.
+    partition: Option<Partition>,
+    /// Loss, duplication and delay, decided by the runtime's own fault stage.
+    faults: FaultSpec,
 }
 
 fn node_addr(i: usize) -> SocketAddr {
@@ -111,28 +119,16 @@ impl Transport for SimTransport {
             let Some(dst) = node_of(to).filter(|&d| d < net.inboxes.len()) else {
                 return Ok(());
             };
-            let cut = net.side.as_ref().is_some_and(|s| s[self.me] != s[dst]);
-            let (drop, dup) = (net.drop, net.dup);
-            let lost = drop > 0.0 && net.rng.random_bool(drop);
-            if cut || lost {
+            let cut = net.partition.as_ref().is_some_and(|p| p.cuts(self.me, dst));
+            let net = &mut *net;
+            let Fate::Sent(delays) = net.faults.plan(cut, &mut net.rng) else {
                 return Ok(());
-            }
-            let copies = if dup > 0.0 && net.rng.random_bool(dup) {
-                2
-            } else {
-                1
             };
-            let mut deliveries = Vec::new();
-            for _ in 0..copies {
-                let delay = if net.delay.start >= net.delay.end {
-                    net.delay.start
-                } else {
-                    let range = net.delay.clone();
-                    net.rng.random_range(range)
-                };
-                deliveries.push((delay, dst, net.inboxes[dst].clone()));
-            }
-            deliveries
+            let inbox = &net.inboxes[dst];
+            delays
+                .into_iter()
+                .map(|delay| (delay, dst, inbox.clone()))
+                .collect::<Vec<_>>()
         };
         let from = node_addr(self.me);
         for (delay, dst, inbox) in deliveries {
@@ -196,10 +192,12 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
         rng: StdRng::seed_from_u64(config.seed),
         inboxes: Vec::new(),
         up: vec![true; config.nodes],
-        side: None,
-        drop: config.drop,
-        dup: config.dup,
-        delay: config.delay.clone(),
+        partition: None,
+        faults: FaultSpec {
+            drop: config.drop,
+            dup: config.dup,
+            delay: config.delay.clone(),
+        },
     }));
     let peers: Vec<SocketAddr> = (0..config.nodes).map(node_addr).collect();
     let mut nodes: Vec<SimNode> = (0..config.nodes)
@@ -209,8 +207,13 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
             starts: 0,
         })
         .collect();
-    let mut nemesis_rng = StdRng::seed_from_u64(config.seed ^ 0x5eed_0fca_0500);
-    let mut nemesis = Vec::new();
+    let mut nemesis = Nemesis::new(
+        NemesisConfig::sim(config.crashes, config.partitions),
+        config.nodes,
+        config.seed ^ 0x5eed_0fca_0500,
+        origin,
+    );
+    let mut log = Vec::new();
 
     let start_node = |i: usize, node: &mut SimNode| -> Result<(), String> {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -272,94 +275,57 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
     }
 
     let end = origin + config.duration;
-    let mut down_until: Vec<Option<Instant>> = vec![None; config.nodes];
-    let mut heal_at: Option<Instant> = None;
-    let mut next_fault = origin + Duration::from_millis(nemesis_rng.random_range(500..2000));
     loop {
         let now = Instant::now();
+        let at = (now - origin).as_secs_f64();
         // Restart nodes whose downtime is over, heal a split that is due.
-        for i in 0..config.nodes {
-            if down_until[i].is_some_and(|t| t <= now) {
-                down_until[i] = None;
-                start_node(i, &mut nodes[i])?;
-                nemesis.push(format!(
-                    "{:.3} s restart n{i}",
-                    (now - origin).as_secs_f64()
-                ));
+        for action in nemesis.recoveries(now) {
+            match action {
+                Action::Restart(i) | Action::Thaw(i) => {
+                    start_node(i, &mut nodes[i])?;
+                    log.push(format!("{at:.3} s restart n{i}"));
+                }
+                Action::Heal => {
+                    if let Ok(mut n) = net.lock() {
+                        n.partition = None;
+                    }
+                    log.push(format!("{at:.3} s heal"));
+                }
+                // Recoveries are restarts, thaws and heals only.
+                _ => {}
             }
-        }
-        if heal_at.is_some_and(|t| t <= now) {
-            heal_at = None;
-            if let Ok(mut n) = net.lock() {
-                n.side = None;
-            }
-            nemesis.push(format!("{:.3} s heal", (now - origin).as_secs_f64()));
         }
         if now >= end {
             break;
         }
-        if now >= next_fault {
-            next_fault = now + Duration::from_millis(nemesis_rng.random_range(500..3000));
-            let live: Vec<usize> = (0..config.nodes)
-                .filter(|&i| down_until[i].is_none())
-                .collect();
-            let minority = (config.nodes - 1) / 2;
-            let down = config.nodes - live.len();
-            match nemesis_rng.random_range(0..2) {
-                0 if config.crashes && down < minority.max(1) && live.len() > 1 => {
-                    let victim = live[nemesis_rng.random_range(0..live.len())];
-                    if let Some(handle) = nodes[victim].handle.take() {
-                        if let Ok(mut n) = net.lock() {
-                            n.up[victim] = false;
-                        }
-                        let _ = handle.shutdown().await;
-                        let _ = events_tx.send(HistoryEvent {
-                            at_ms: clock.now_ms(),
-                            node: victim,
-                            what: Occurrence::Down,
-                        });
-                        let downtime = Duration::from_millis(nemesis_rng.random_range(200..3000));
-                        down_until[victim] = Some(Instant::now() + downtime);
-                        nemesis.push(format!(
-                            "{:.3} s crash n{victim}",
-                            (now - origin).as_secs_f64()
-                        ));
-                    }
-                }
-                _ if config.partitions && heal_at.is_none() && config.nodes > 1 => {
-                    let mut side: Vec<bool> = (0..config.nodes)
-                        .map(|_| nemesis_rng.random_bool(0.5))
-                        .collect();
-                    if side.iter().all(|&s| s) || side.iter().all(|&s| !s) {
-                        let flip = nemesis_rng.random_range(0..config.nodes);
-                        side[flip] = !side[flip];
-                    }
-                    let groups: Vec<BTreeSet<usize>> = [false, true]
-                        .iter()
-                        .map(|&g| (0..config.nodes).filter(|&i| side[i] == g).collect())
-                        .collect();
+        let up: Vec<bool> = nodes.iter().map(|n| n.handle.is_some()).collect();
+        match nemesis.fault(now, &up, None) {
+            Some(Action::Crash(victim) | Action::Freeze(victim)) => {
+                if let Some(handle) = nodes[victim].handle.take() {
                     if let Ok(mut n) = net.lock() {
-                        n.side = Some(side);
+                        n.up[victim] = false;
                     }
-                    heal_at =
-                        Some(now + Duration::from_millis(nemesis_rng.random_range(500..4000)));
-                    nemesis.push(format!(
-                        "{:.3} s split {:?} | {:?}",
-                        (now - origin).as_secs_f64(),
-                        groups[0],
-                        groups[1]
-                    ));
+                    let _ = handle.shutdown().await;
+                    let _ = events_tx.send(HistoryEvent {
+                        at_ms: clock.now_ms(),
+                        node: victim,
+                        what: Occurrence::Down,
+                    });
+                    log.push(format!("{at:.3} s crash n{victim}"));
                 }
-                _ => {}
             }
+            Some(Action::Partition(partition)) => {
+                log.push(format!(
+                    "{at:.3} s split {:?} | {:?}",
+                    partition.from, partition.to
+                ));
+                if let Ok(mut n) = net.lock() {
+                    n.partition = Some(partition);
+                }
+            }
+            _ => {}
         }
-        let wake = [Some(next_fault), heal_at, Some(end)]
-            .into_iter()
-            .chain(down_until.iter().copied())
-            .flatten()
-            .min()
-            .unwrap_or(end);
-        tokio::time::sleep_until(wake).await;
+        tokio::time::sleep_until(nemesis.wake().min(end)).await;
     }
     let end_ms = clock.now_ms();
     for node in nodes.iter_mut() {
@@ -372,11 +338,11 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
     while let Ok(e) = events_rx.try_recv() {
         events.push(e);
     }
-    let verdict = history::check(config.protocol, &events, end_ms);
+    let verdict = history::check(&events, end_ms);
     Ok(SimRun {
         seed: config.seed,
         events,
-        nemesis,
+        nemesis: log,
         verdict,
     })
 }

@@ -17,7 +17,6 @@
 
 use elect::history::{self, HistoryEvent, Occurrence, Verdict};
 use elect::leadership::{LeaderView, Role};
-use elect::protocols::ProtocolKind;
 use serde::Deserialize;
 use std::fs::File;
 use std::path::PathBuf;
@@ -234,11 +233,11 @@ impl Nodes {
         None
     }
 
-    fn verdict(&self, protocol: ProtocolKind) -> Verdict {
+    fn verdict(&self) -> Verdict {
         let end = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        history::check(protocol, &self.history(), end)
+        history::check(&self.history(), end)
     }
 }
 
@@ -286,7 +285,7 @@ fn raft_survives_a_cut_cable() {
         .iter()
         .all(|&i| views[i].is_some_and(|v| v.leader == Some(last))));
 
-    let verdict = nodes.verdict(ProtocolKind::Raft);
+    let verdict = nodes.verdict();
     eprintln!("{verdict}");
     assert!(verdict.is_safe(), "{verdict}");
     assert!(verdict.leadership_changes >= 1, "{verdict}");
@@ -323,7 +322,7 @@ fn bully_splits_brain_when_the_leaders_cable_is_cut_and_heals_after() {
     net.plug(highest);
     assert_eq!(nodes.wait_for_leader_of(&all, SETTLE), Some(highest));
 
-    let verdict = nodes.verdict(ProtocolKind::Bully);
+    let verdict = nodes.verdict();
     eprintln!("{verdict}");
     assert!(!verdict.split_brain.is_empty(), "{verdict}");
     assert!(verdict.split_brain_ms > 0, "{verdict}");

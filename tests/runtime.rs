@@ -321,18 +321,16 @@ fn startup_errors_are_one_line_with_status_two() {
 
 #[test]
 fn sigterm_stops_a_node_cleanly() {
-    let cluster = TestCluster::start("bully", 1);
+    let mut cluster = TestCluster::start("bully", 1);
     std::thread::sleep(Duration::from_millis(300));
-    let mut cluster = cluster;
-    let child = cluster.children[0].take().expect("child");
-    let pid = child.id();
+    let pid = cluster.pid(0).expect("running");
     let status = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
-    let output = child.wait_with_output().expect("wait");
-    assert_eq!(output.status.code(), Some(0));
+    let exit = cluster.wait_for_exit(0, Duration::from_secs(10));
+    assert_eq!(exit, Some(Some(0)));
 }
 
 #[test]

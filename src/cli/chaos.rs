@@ -1,20 +1,22 @@
-//! `elect chaos`: real node processes with injected faults and a nemesis
-//! that SIGKILLs and restarts nodes, SIGSTOPs and resumes them, and
-//! partitions and heals the network; then the history checker's verdict.
+//! `elect chaos`: real node processes with injected faults and the seeded
+//! nemesis (`crate::nemesis`), which SIGKILLs and restarts nodes, SIGSTOPs and
+//! resumes them, and partitions and heals the network; then the history
+//! checker's verdict.
 
-use super::fleet::{Fleet, FleetEvent, FleetOptions};
-use super::node::LogFormat;
+use super::args::{
+    faults, loopback_peers, seconds, shutdown_signal, LogFormat, TimingArgs, LONGEST,
+};
 use super::Failure;
+use crate::fleet::{Fleet, FleetEvent, FleetOptions};
+use crate::nemesis::{Action, Nemesis, NemesisConfig};
 use crate::protocols::ProtocolKind;
-use crate::runtime::faults::{FaultCommand, Partition};
+use crate::runtime::faults::FaultCommand;
 use clap::Args;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The flags of `elect chaos`.
 #[derive(Args, Debug)]
 pub struct ChaosArgs {
     /// Protocol the nodes run.
@@ -41,10 +43,8 @@ pub struct ChaosArgs {
     /// Node i listens on 127.0.0.1:(PORT + i).
     #[arg(long, default_value_t = 7300, value_name = "PORT")]
     pub base_port: u16,
-    #[arg(long, value_name = "MS")]
-    pub heartbeat_ms: Option<u64>,
-    #[arg(long, value_name = "LO..HI")]
-    pub election_timeout_ms: Option<String>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
     /// Shared cluster key for the nodes (and for the nemesis' admin requests).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
@@ -53,42 +53,49 @@ pub struct ChaosArgs {
     pub json: bool,
 }
 
+/// Runs `elect chaos`; false when the history shows a safety violation.
 pub fn chaos(args: ChaosArgs) -> Result<bool, Failure> {
     let duration = humantime::parse_duration(&args.duration)
         .map_err(|e| Failure::Usage(format!("--duration '{}': {e}", args.duration)))?;
-    if !(args.every.is_finite() && args.every > 0.0) {
-        return Err(Failure::Usage(
-            "--every must be a positive number of seconds".into(),
-        ));
+    if duration > LONGEST {
+        return Err(Failure::Usage(format!(
+            "--duration '{}': more than a century",
+            args.duration
+        )));
     }
-    let fleet = Fleet::new(FleetOptions {
-        protocol: args.protocol,
-        nodes: args.nodes,
-        base_port: args.base_port,
-        data_dir: None,
-        heartbeat_ms: args.heartbeat_ms,
-        election_timeout_ms: args.election_timeout_ms.clone(),
-        reply_ms: None,
-        faults: Some(args.faults.clone()),
+    // The longest pause, 1.5 × --every, must be a duration too.
+    seconds("--every", 1.5 * args.every)?;
+    let every = seconds("--every", args.every)?;
+    let peers = loopback_peers(args.nodes, args.base_port)?;
+    let options = FleetOptions {
+        timeouts: args.timing.given()?,
+        faults: Some(faults(&args.faults)?),
         key_file: args.key_file.clone(),
-    })?;
+        ..FleetOptions::new(args.protocol, peers)
+    };
+    let fleet = Fleet::new(options)?;
     super::init_logging(LogFormat::Text);
     let runtime = super::runtime()?;
-    runtime.block_on(run(args, fleet, duration))
+    runtime.block_on(run(args, fleet, duration, every))
 }
 
-async fn run(args: ChaosArgs, mut fleet: Fleet, duration: Duration) -> Result<bool, Failure> {
+async fn run(
+    args: ChaosArgs,
+    mut fleet: Fleet,
+    duration: Duration,
+    every: Duration,
+) -> Result<bool, Failure> {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
     });
-    let mut rng = StdRng::seed_from_u64(seed);
     for i in 0..fleet.size() {
         fleet.spawn(i)?;
     }
     let started = Instant::now();
     let end = started + duration;
+    let mut nemesis = Nemesis::new(NemesisConfig::chaos(every), fleet.size(), seed, started);
     let log = |what: &str| {
         if !args.json {
             eprintln!("[{:>8.3}s] {what}", started.elapsed().as_secs_f64());
@@ -102,22 +109,12 @@ async fn run(args: ChaosArgs, mut fleet: Fleet, duration: Duration) -> Result<bo
         args.faults,
         duration
     ));
-    let mut actions = 0u64;
-    // Nodes to bring back: (node, when, frozen rather than killed).
-    let mut pending: Vec<(usize, Instant, bool)> = Vec::new();
-    let mut heal_at: Option<Instant> = None;
-    let mut next_action = started + pause(&mut rng, args.every);
-    let stop = super::node::shutdown_signal_public();
+    let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
-        let wake = [Some(next_action), Some(end), heal_at]
-            .into_iter()
-            .chain(pending.iter().map(|p| Some(p.1)))
-            .flatten()
-            .min();
         let event = tokio::select! {
             _ = &mut stop => break,
-            event = fleet.next(wake) => event,
+            event = fleet.next(Some(nemesis.wake().min(end))) => event,
         };
         if let Some(FleetEvent::Exited {
             node,
@@ -134,81 +131,17 @@ async fn run(args: ChaosArgs, mut fleet: Fleet, duration: Duration) -> Result<bo
         if now >= end {
             break;
         }
-        let due: Vec<(usize, Instant, bool)> =
-            pending.iter().copied().filter(|p| p.1 <= now).collect();
-        pending.retain(|p| p.1 > now);
-        for (node, _, frozen) in due {
-            if frozen {
-                fleet.thaw(node);
-                log(&format!("SIGCONT n{node}"));
-            } else {
-                fleet.spawn(node)?;
-                log(&format!("restart n{node}"));
-            }
+        for action in nemesis.recoveries(now) {
+            carry_out(&mut fleet, action, &log).await?;
         }
-        if heal_at.is_some_and(|t| t <= now) {
-            heal_at = None;
-            let done = fleet.fault(FaultCommand::Heal).await;
-            log(&format!("heal ({done} nodes)"));
-        }
-        if now < next_action {
-            continue;
-        }
-        next_action = now + pause(&mut rng, args.every);
-        actions += 1;
-        let n = fleet.size();
-        let out = (0..n).filter(|&i| !fleet.is_live(i)).count();
-        // Keep a majority up, so that the protocols can make progress.
-        let may_take_one = out < (n - 1) / 2;
-        let target = if rng.random_bool(0.5) {
-            fleet.acting_leader()
-        } else {
-            Some(rng.random_range(0..n))
-        }
-        .filter(|&i| fleet.is_live(i));
-        match rng.random_range(0..3) {
-            0 if may_take_one => {
-                if let Some(i) = target {
-                    fleet.kill(i);
-                    pending.push((
-                        i,
-                        now + Duration::from_millis(rng.random_range(300..3000)),
-                        false,
-                    ));
-                    log(&format!("SIGKILL n{i}"));
-                }
-            }
-            1 if may_take_one => {
-                if let Some(i) = target {
-                    fleet.freeze(i);
-                    pending.push((
-                        i,
-                        now + Duration::from_millis(rng.random_range(300..3000)),
-                        true,
-                    ));
-                    log(&format!("SIGSTOP n{i}"));
-                }
-            }
-            _ if heal_at.is_none() && n > 1 => {
-                let mut side: BTreeSet<usize> = (0..n).filter(|_| rng.random_bool(0.5)).collect();
-                if side.is_empty() || side.len() == n {
-                    side = BTreeSet::from([rng.random_range(0..n)]);
-                }
-                let rest: BTreeSet<usize> = (0..n).filter(|i| !side.contains(i)).collect();
-                let partition = Partition {
-                    from: side,
-                    to: rest,
-                    both_ways: rng.random_bool(0.8),
-                };
-                let done = fleet.partition(partition.clone()).await;
-                heal_at = Some(now + Duration::from_millis(rng.random_range(500..5000)));
-                log(&format!("partition {partition} ({done} nodes)"));
-            }
-            _ => {}
+        let up: Vec<bool> = (0..fleet.size()).map(|i| fleet.is_live(i)).collect();
+        if let Some(action) = nemesis.fault(now, &up, fleet.acting_leader()) {
+            carry_out(&mut fleet, action, &log).await?;
         }
     }
+    let actions = nemesis.actions();
     let verdict = fleet.verdict();
-    let seconds = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64();
     fleet.shutdown().await;
     if args.json {
         println!(
@@ -216,7 +149,7 @@ async fn run(args: ChaosArgs, mut fleet: Fleet, duration: Duration) -> Result<bo
             serde_json::json!({
                 "protocol": args.protocol.name(),
                 "nodes": args.nodes,
-                "seconds": seconds,
+                "seconds": elapsed,
                 "nemesis_seed": seed,
                 "nemesis_actions": actions,
                 "faults": args.faults,
@@ -226,7 +159,7 @@ async fn run(args: ChaosArgs, mut fleet: Fleet, duration: Duration) -> Result<bo
     } else {
         println!(
             "chaos run: {} × {}, {:.0} s, {actions} nemesis actions (seed {seed}), faults {}",
-            args.nodes, args.protocol, seconds, args.faults
+            args.nodes, args.protocol, elapsed, args.faults
         );
         for line in verdict.to_string().lines() {
             println!("  {line}");
@@ -235,6 +168,33 @@ async fn run(args: ChaosArgs, mut fleet: Fleet, duration: Duration) -> Result<bo
     Ok(verdict.is_safe())
 }
 
-fn pause(rng: &mut StdRng, mean_secs: f64) -> Duration {
-    Duration::from_secs_f64(rng.random_range(0.5 * mean_secs..1.5 * mean_secs))
+/// Carries out one decision of the nemesis on the fleet, and logs it.
+async fn carry_out(fleet: &mut Fleet, action: Action, log: &impl Fn(&str)) -> Result<(), Failure> {
+    match action {
+        Action::Crash(i) => {
+            fleet.kill(i);
+            log(&format!("SIGKILL n{i}"));
+        }
+        Action::Freeze(i) => {
+            fleet.freeze(i);
+            log(&format!("SIGSTOP n{i}"));
+        }
+        Action::Restart(i) => {
+            fleet.spawn(i)?;
+            log(&format!("restart n{i}"));
+        }
+        Action::Thaw(i) => {
+            fleet.thaw(i);
+            log(&format!("SIGCONT n{i}"));
+        }
+        Action::Partition(partition) => {
+            let done = fleet.partition(partition.clone()).await;
+            log(&format!("partition {partition} ({done} nodes)"));
+        }
+        Action::Heal => {
+            let done = fleet.fault(FaultCommand::Heal).await;
+            log(&format!("heal ({done} nodes)"));
+        }
+    }
+    Ok(())
 }

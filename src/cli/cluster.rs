@@ -1,15 +1,16 @@
 //! `elect cluster`: N `elect node` processes on loopback, a live view of who
 //! leads whom, and optionally a leader killer to watch re-elections.
 
-use super::fleet::{Fleet, FleetEvent, FleetOptions};
-use super::node::LogFormat;
+use super::args::{loopback_peers, seconds, shutdown_signal, LogFormat, TimingArgs};
 use super::Failure;
+use crate::fleet::{Fleet, FleetEvent, FleetOptions};
 use crate::protocols::ProtocolKind;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The flags of `elect cluster`.
 #[derive(Args, Debug)]
 pub struct ClusterArgs {
     /// Protocol the nodes run.
@@ -34,51 +35,50 @@ pub struct ClusterArgs {
     /// Directory for the nodes' storage (default: a fresh temporary one).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Leader heartbeat period in milliseconds.
-    #[arg(long, value_name = "MS")]
-    pub heartbeat_ms: Option<u64>,
-    /// Election timeout range in milliseconds, LO..HI.
-    #[arg(long, value_name = "LO..HI")]
-    pub election_timeout_ms: Option<String>,
-    /// Reply timeout in milliseconds.
-    #[arg(long, value_name = "MS")]
-    pub reply_ms: Option<u64>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
     /// Print the view as JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
+/// Runs `elect cluster` until Ctrl-C (or `--duration`); false when the
+/// history shows a safety violation.
 pub fn cluster(args: ClusterArgs) -> Result<bool, Failure> {
-    for (flag, secs) in [
-        ("--kill-leader-every", args.kill_leader_every),
-        ("--duration", args.duration),
-        ("--restart-after", Some(args.restart_after)),
-    ] {
-        if let Some(s) = secs {
-            if !(s.is_finite() && s > 0.0) {
-                return Err(Failure::Usage(format!(
-                    "{flag} must be a positive number of seconds"
-                )));
-            }
-        }
-    }
-    let fleet = Fleet::new(FleetOptions {
-        protocol: args.protocol,
-        nodes: args.nodes,
-        base_port: args.base_port,
+    let kill_every = args
+        .kill_leader_every
+        .map(|s| seconds("--kill-leader-every", s))
+        .transpose()?;
+    let duration = args
+        .duration
+        .map(|s| seconds("--duration", s))
+        .transpose()?;
+    let restart_after = seconds("--restart-after", args.restart_after)?;
+    let peers = loopback_peers(args.nodes, args.base_port)?;
+    let options = FleetOptions {
         data_dir: args.data_dir.clone(),
-        heartbeat_ms: args.heartbeat_ms,
-        election_timeout_ms: args.election_timeout_ms.clone(),
-        reply_ms: args.reply_ms,
-        faults: None,
-        key_file: None,
-    })?;
+        timeouts: args.timing.given()?,
+        ..FleetOptions::new(args.protocol, peers)
+    };
+    let fleet = Fleet::new(options)?;
     super::init_logging(LogFormat::Text);
     let runtime = super::runtime()?;
-    runtime.block_on(run(args, fleet))
+    let timing = Timing {
+        kill_every,
+        duration,
+        restart_after,
+    };
+    runtime.block_on(run(args, timing, fleet))
 }
 
-async fn run(args: ClusterArgs, mut fleet: Fleet) -> Result<bool, Failure> {
+/// The command's periods, checked.
+struct Timing {
+    kill_every: Option<Duration>,
+    duration: Option<Duration>,
+    restart_after: Duration,
+}
+
+async fn run(args: ClusterArgs, timing: Timing, mut fleet: Fleet) -> Result<bool, Failure> {
     for i in 0..fleet.size() {
         fleet.spawn(i)?;
     }
@@ -95,19 +95,17 @@ async fn run(args: ClusterArgs, mut fleet: Fleet) -> Result<bool, Failure> {
         fleet.data_dir().display()
     ));
 
-    let kill_every = args.kill_leader_every.map(Duration::from_secs_f64);
+    let kill_every = timing.kill_every;
     let mut next_kill = kill_every.map(|d| Instant::now() + d);
     let mut pending_restart: Option<(usize, Instant)> = None;
     let mut killed_at: Option<(usize, Instant)> = None;
-    let stop_at = args
-        .duration
-        .map(|d| Instant::now() + Duration::from_secs_f64(d));
+    let stop_at = timing.duration.map(|d| Instant::now() + d);
     let mut last_picture = String::new();
     // Changes arrive in bursts (one election touches every node): show the
     // picture once a burst has settled.
     let mut dirty_since: Option<Instant> = None;
     let settle = Duration::from_millis(30);
-    let stop = super::node::shutdown_signal_public();
+    let stop = shutdown_signal();
     tokio::pin!(stop);
 
     let outcome = loop {
@@ -158,8 +156,7 @@ async fn run(args: ClusterArgs, mut fleet: Fleet) -> Result<bool, Failure> {
                 if let Some(leader) = fleet.acting_leader() {
                     fleet.kill(leader);
                     killed_at = Some((leader, now));
-                    pending_restart =
-                        Some((leader, now + Duration::from_secs_f64(args.restart_after)));
+                    pending_restart = Some((leader, now + timing.restart_after));
                     out.note(&format!("SIGKILL n{leader} (the leader)"));
                 }
             }

@@ -1,13 +1,15 @@
 //! The `elect` command line.
 
+mod args;
 mod chaos;
 mod check;
 mod cluster;
 mod explore;
-mod fleet;
+mod fault;
 mod model_args;
 mod node;
 mod sim;
+mod status;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -43,10 +45,10 @@ enum Command {
     #[command(after_help = NODE_HELP)]
     Node(node::NodeArgs),
     /// Ask running nodes for their view of leadership and their counters.
-    Status(node::StatusArgs),
+    Status(status::StatusArgs),
     /// Change the faults running nodes inject: partition, heal, loss, delay.
     #[command(after_help = FAULT_HELP)]
-    Fault(node::FaultArgs),
+    Fault(fault::FaultArgs),
     /// Deterministic simulation: seeded runs of a whole cluster on virtual
     /// time with loss, duplication, delay, crashes and partitions.
     #[command(after_help = SIM_HELP)]
@@ -128,12 +130,38 @@ Examples:
   elect cluster --protocol bully --nodes 5 --kill-leader-every 5";
 
 /// Why a command did not succeed, and the exit status it maps to.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// Bad arguments: one line naming the problem, exit status 2.
+    #[error("{0}")]
     Usage(String),
+    /// A bad argument, typed: exit status 2.
+    #[error(transparent)]
+    Arg(#[from] args::ArgError),
     /// Something went wrong while running: exit status 1.
+    #[error("{0}")]
     Internal(String),
+}
+
+impl Failure {
+    /// 2 for bad arguments, 1 otherwise.
+    fn status(&self) -> u8 {
+        match self {
+            Failure::Usage(_) | Failure::Arg(_) => 2,
+            Failure::Internal(_) => 1,
+        }
+    }
+}
+
+impl From<crate::fleet::FleetError> for Failure {
+    fn from(e: crate::fleet::FleetError) -> Failure {
+        use crate::fleet::FleetError;
+        match e {
+            // A key file the user named is unusable: their argument.
+            FleetError::Key(_) => Failure::Usage(e.to_string()),
+            FleetError::Exe(_) | FleetError::Spawn { .. } => Failure::Internal(e.to_string()),
+        }
+    }
 }
 
 /// Parses the command line and runs the command.
@@ -147,8 +175,8 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::verify(args),
         Command::Explore(args) => explore::explore(args),
         Command::Node(args) => node::node(args),
-        Command::Status(args) => node::status(args),
-        Command::Fault(args) => node::fault(args),
+        Command::Status(args) => status::status(args),
+        Command::Fault(args) => fault::fault(args),
         Command::Cluster(args) => cluster::cluster(args),
         Command::Sim(args) => sim::sim(args),
         Command::Chaos(args) => chaos::chaos(args),
@@ -156,13 +184,9 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
-        Err(Failure::Usage(msg)) => {
-            eprintln!("elect: {msg}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Internal(msg)) => {
-            eprintln!("elect: {msg}");
-            ExitCode::from(1)
+        Err(failure) => {
+            eprintln!("elect: {failure}");
+            ExitCode::from(failure.status())
         }
     }
 }
@@ -177,15 +201,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// Logs go to stderr, filtered by RUST_LOG (default: warnings only, since
 /// leadership events already go to stdout).
-fn init_logging(format: node::LogFormat) {
+fn init_logging(format: args::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match format {
-        node::LogFormat::Json => builder.json().try_init(),
-        node::LogFormat::Text => builder.try_init(),
+        args::LogFormat::Json => builder.json().try_init(),
+        args::LogFormat::Text => builder.try_init(),
     };
 }
 

@@ -1,24 +1,16 @@
-//! `elect node` and `elect status`.
+//! `elect node`: one node over UDP until SIGINT or SIGTERM.
 
+use super::args::{self, LogFormat, TimingArgs};
 use super::Failure;
-use crate::protocols::{Protocol, ProtocolKind, Timeouts};
-use crate::runtime::admin::{query_status, StatusReport};
+use crate::protocols::{Protocol, ProtocolKind};
 use crate::runtime::auth::Key;
-use crate::runtime::faults::{FaultCommand, FaultSpec, Partition};
-use crate::runtime::{self, wire, LeadershipEvent, NodeConfig, StartError};
-use clap::{Args, ValueEnum};
+use crate::runtime::faults::FaultSpec;
+use crate::runtime::{self, LeadershipEvent, NodeConfig, StartError};
+use clap::Args;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
+/// The flags of `elect node`.
 #[derive(Args, Debug, Default)]
 pub struct NodeArgs {
     /// Read settings from this TOML file; flags given as well override it.
@@ -37,16 +29,8 @@ pub struct NodeArgs {
     /// Directory for durable storage (Raft's term and vote).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Leader heartbeat period in milliseconds [default: 50].
-    #[arg(long, value_name = "MS")]
-    pub heartbeat_ms: Option<u64>,
-    /// Election timeout range in milliseconds [default: 500..1000].
-    #[arg(long, value_name = "LO..HI")]
-    pub election_timeout_ms: Option<String>,
-    /// How long to wait for a direct answer (Bully's OK, Ring's ack) in
-    /// milliseconds [default: 25].
-    #[arg(long, value_name = "MS")]
-    pub reply_ms: Option<u64>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
     /// Cluster name; datagrams of other clusters are dropped [default: elect].
     #[arg(long, value_name = "NAME")]
     pub cluster_id: Option<String>,
@@ -85,38 +69,16 @@ struct NodeFile {
     key_file: Option<PathBuf>,
 }
 
-/// Parses `500..1000` (or a single `700`) into a duration range.
-pub fn parse_ms_range(s: &str) -> Result<std::ops::Range<Duration>, String> {
-    let bad =
-        || format!("--election-timeout-ms '{s}' is not LO..HI in milliseconds (e.g. 500..1000)");
-    let (lo, hi) = match s.split_once("..") {
-        Some((lo, hi)) => (lo.trim(), hi.trim()),
-        None => (s.trim(), s.trim()),
-    };
-    let lo: u64 = lo.parse().map_err(|_| bad())?;
-    let hi: u64 = hi.parse().map_err(|_| bad())?;
-    if lo == 0 || lo > hi {
-        return Err(bad());
-    }
-    Ok(Duration::from_millis(lo)..Duration::from_millis(hi))
-}
-
-/// Parses one `IP:PORT` (IPv6 as `[::1]:PORT`).
-pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| format!("--peers: '{s}' is not an IP:PORT address (IPv6 as [::1]:7000)"))
-}
-
 /// A fully resolved node command.
-pub struct NodeSettings {
-    pub protocol: ProtocolKind,
-    pub config: NodeConfig,
-    pub log_format: LogFormat,
+struct NodeSettings {
+    protocol: ProtocolKind,
+    config: NodeConfig,
+    log_format: LogFormat,
 }
 
 impl NodeArgs {
-    pub fn settings(self) -> Result<NodeSettings, Failure> {
+    /// Flags over the config file, checked.
+    fn settings(self) -> Result<NodeSettings, Failure> {
         let file = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -145,32 +107,18 @@ impl NodeArgs {
         let peers = self.peers.or(file.peers).ok_or_else(|| {
             Failure::Usage("--peers is required (every member's IP:PORT, in id order)".into())
         })?;
-        let peers = peers
-            .iter()
-            .filter(|p| !p.trim().is_empty())
-            .map(|p| parse_addr(p))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Failure::Usage)?;
-        let mut timeouts = Timeouts::default();
-        if let Some(ms) = self.heartbeat_ms.or(file.heartbeat_ms) {
-            if ms == 0 {
-                return Err(Failure::Usage("--heartbeat-ms must be at least 1".into()));
-            }
-            timeouts.heartbeat = Duration::from_millis(ms);
-        }
-        if let Some(range) = self.election_timeout_ms.or(file.election_timeout_ms) {
-            timeouts.election = parse_ms_range(&range).map_err(Failure::Usage)?;
-        }
-        if let Some(ms) = self.reply_ms.or(file.reply_ms) {
-            if ms == 0 {
-                return Err(Failure::Usage("--reply-ms must be at least 1".into()));
-            }
-            timeouts.reply = Duration::from_millis(ms);
-        }
+        let peers: Vec<&String> = peers.iter().filter(|p| !p.trim().is_empty()).collect();
+        let peers = args::parse_addrs("--peers", &peers)?;
+        let timeouts = self
+            .timing
+            .or(TimingArgs {
+                heartbeat_ms: file.heartbeat_ms,
+                election_timeout_ms: file.election_timeout_ms,
+                reply_ms: file.reply_ms,
+            })
+            .timeouts()?;
         let faults = match self.faults.or(file.faults) {
-            Some(spec) => {
-                FaultSpec::parse(&spec).map_err(|e| Failure::Usage(format!("--faults: {e}")))?
-            }
+            Some(spec) => args::faults(&spec)?,
             None => FaultSpec::default(),
         };
         let key = match self.key_file.or(file.key_file) {
@@ -205,6 +153,7 @@ impl NodeArgs {
     }
 }
 
+/// Runs `elect node`.
 pub fn node(args: NodeArgs) -> Result<bool, Failure> {
     let settings = args.settings()?;
     super::init_logging(settings.log_format);
@@ -231,7 +180,7 @@ async fn run_node<P: Protocol>(settings: NodeSettings) -> Result<bool, Failure> 
         &LeadershipEvent::now(node.id(), *node.leadership().borrow()),
         format,
     );
-    let stop = shutdown_signal();
+    let stop = args::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -264,229 +213,4 @@ fn print_event(event: &LeadershipEvent, format: LogFormat) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}");
     let _ = stdout.flush();
-}
-
-/// Resolves on SIGINT or SIGTERM, with the signal's name.
-pub(super) async fn shutdown_signal_public() -> &'static str {
-    shutdown_signal().await
-}
-
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
-        };
-        tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
-}
-
-#[derive(Args, Debug)]
-pub struct StatusArgs {
-    /// Addresses of the nodes to ask (IP:PORT).
-    #[arg(required = true, value_name = "ADDR")]
-    pub addrs: Vec<String>,
-    /// Cluster name the nodes run under [default: elect].
-    #[arg(long, default_value = "elect", value_name = "NAME")]
-    pub cluster_id: String,
-    /// How long to wait for each node, in milliseconds.
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
-    pub timeout_ms: u64,
-    /// Print one JSON document instead of a table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-pub fn status(args: StatusArgs) -> Result<bool, Failure> {
-    let addrs = args
-        .addrs
-        .iter()
-        .map(|a| parse_addr(a).map_err(|e| Failure::Usage(e.replace("--peers", "address"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let cluster = wire::cluster_id(&args.cluster_id);
-    let timeout = Duration::from_millis(args.timeout_ms.max(1));
-    let runtime = super::runtime()?;
-    let answers: Vec<(SocketAddr, Result<StatusReport, String>)> = runtime.block_on(async {
-        let queries = addrs.iter().map(|&a| async move {
-            (
-                a,
-                query_status(a, cluster, timeout)
-                    .await
-                    .map_err(|e| e.to_string()),
-            )
-        });
-        futures_join_all(queries).await
-    });
-    let all_answered = answers.iter().all(|(_, r)| r.is_ok());
-    if args.json {
-        let doc: Vec<serde_json::Value> = answers
-            .iter()
-            .map(|(addr, r)| match r {
-                Ok(report) => serde_json::json!({"addr": addr.to_string(), "status": report}),
-                Err(e) => serde_json::json!({"addr": addr.to_string(), "error": e}),
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    } else {
-        print!("{}", status_table(&answers));
-    }
-    Ok(all_answered)
-}
-
-/// Runs the futures concurrently and collects their results in order.
-async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        if let Ok(v) = h.await {
-            out.push(v);
-        }
-    }
-    out
-}
-
-pub fn status_table(answers: &[(SocketAddr, Result<StatusReport, String>)]) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<22} {:>4} {:<8} {:<10} {:>6} {:>5} {:>9} {:>8} {:>8} {:>7} {:>9}",
-        "address",
-        "node",
-        "protocol",
-        "role",
-        "leader",
-        "term",
-        "uptime",
-        "sent",
-        "received",
-        "dropped",
-        "elections"
-    );
-    for (addr, answer) in answers {
-        match answer {
-            Ok(r) => {
-                let _ = writeln!(
-                    out,
-                    "{:<22} {:>4} {:<8} {:<10} {:>6} {:>5} {:>8.1}s {:>8} {:>8} {:>7} {:>9}",
-                    addr.to_string(),
-                    format!("n{}", r.node),
-                    r.protocol,
-                    r.view.role.to_string(),
-                    r.view.leader.map_or("-".into(), |l| format!("n{l}")),
-                    r.view.term.map_or("-".into(), |t| t.to_string()),
-                    r.uptime_ms as f64 / 1000.0,
-                    r.counters.total_sent(),
-                    r.counters.received.values().sum::<u64>(),
-                    r.counters.total_dropped(),
-                    r.counters.elections_started,
-                );
-            }
-            Err(e) => {
-                let _ = writeln!(out, "{:<22} no answer: {e}", addr.to_string());
-            }
-        }
-    }
-    out
-}
-
-#[derive(Args, Debug)]
-pub struct FaultArgs {
-    /// Addresses of the nodes to change (IP:PORT), then what to do:
-    /// `partition A/B` (both ways) or `partition A>B` (one way), with A and B
-    /// comma-separated node ids; `heal`; or `set drop=P,dup=P,delay=LO..HIms`.
-    #[arg(required = true, num_args = 2.., value_name = "ADDR... COMMAND")]
-    pub words: Vec<String>,
-    /// Cluster name the nodes run under [default: elect].
-    #[arg(long, default_value = "elect", value_name = "NAME")]
-    pub cluster_id: String,
-    /// The cluster key, if the nodes have one (needed to change them).
-    #[arg(long, value_name = "FILE")]
-    pub key_file: Option<PathBuf>,
-    /// How long to wait for each node, in milliseconds.
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
-    pub timeout_ms: u64,
-}
-
-/// Splits `ADDR... partition SPEC | heal | set SPEC` into addresses and a command.
-fn parse_fault_words(words: &[String]) -> Result<(Vec<SocketAddr>, FaultCommand), Failure> {
-    let verb_at = words
-        .iter()
-        .position(|w| matches!(w.as_str(), "partition" | "heal" | "set"))
-        .ok_or_else(|| {
-            Failure::Usage(
-                "missing command: partition A/B, heal, or set drop=..,dup=..,delay=..".into(),
-            )
-        })?;
-    let addrs = words[..verb_at]
-        .iter()
-        .map(|a| parse_addr(a).map_err(|e| Failure::Usage(e.replace("--peers", "address"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    if addrs.is_empty() {
-        return Err(Failure::Usage(
-            "name at least one node address before the command".into(),
-        ));
-    }
-    let rest = &words[verb_at + 1..];
-    let command = match (words[verb_at].as_str(), rest) {
-        ("heal", []) => FaultCommand::Heal,
-        ("partition", [spec]) => {
-            FaultCommand::Partition(Partition::parse(spec).map_err(Failure::Usage)?)
-        }
-        ("set", [spec]) => FaultCommand::Set(FaultSpec::parse(spec).map_err(Failure::Usage)?),
-        (verb, _) => {
-            return Err(Failure::Usage(format!(
-                "'{verb}' takes {}",
-                if verb == "heal" {
-                    "no argument"
-                } else {
-                    "one argument"
-                }
-            )))
-        }
-    };
-    Ok((addrs, command))
-}
-
-pub fn fault(args: FaultArgs) -> Result<bool, Failure> {
-    let (addrs, command) = parse_fault_words(&args.words)?;
-    let key = match &args.key_file {
-        Some(path) => Some(Key::load(path).map_err(Failure::Usage)?),
-        None => None,
-    };
-    let cluster = wire::cluster_id(&args.cluster_id);
-    let timeout = Duration::from_millis(args.timeout_ms.max(1));
-    let runtime = super::runtime()?;
-    let mut all_ok = true;
-    runtime.block_on(async {
-        for addr in addrs {
-            match runtime::admin::send_fault(addr, cluster, key.as_ref(), command.clone(), timeout)
-                .await
-            {
-                Ok(text) => println!("{addr}: {text}"),
-                Err(e) => {
-                    all_ok = false;
-                    eprintln!("elect: {e}");
-                }
-            }
-        }
-    });
-    Ok(all_ok)
 }

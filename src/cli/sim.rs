@@ -1,6 +1,7 @@
 //! `elect sim`: many seeded runs of the deterministic simulation, each
 //! checked by the history checker.
 
+use super::args::{delay_ms, ArgError};
 use super::Failure;
 use crate::protocols::ProtocolKind;
 use crate::sim::{self, SimConfig, SimRun};
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The flags of `elect sim`.
 #[derive(Args, Debug)]
 pub struct SimArgs {
     /// Protocol to simulate.
@@ -49,8 +51,9 @@ pub struct SimArgs {
     pub json: bool,
 }
 
+/// What `elect sim` prints: the runs' verdicts summed.
 #[derive(Debug, Default, Serialize)]
-pub struct SimSummary {
+struct SimSummary {
     pub protocol: String,
     pub nodes: usize,
     pub runs: u64,
@@ -68,12 +71,14 @@ pub struct SimSummary {
     pub wall_seconds: f64,
 }
 
+/// Runs `elect sim`; false when a run violated safety.
 pub fn sim(args: SimArgs) -> Result<bool, Failure> {
     if args.nodes == 0 || args.nodes > 64 {
-        return Err(Failure::Usage(format!(
-            "--nodes must be between 1 and 64 (got {})",
-            args.nodes
-        )));
+        return Err(ArgError::Nodes {
+            nodes: args.nodes,
+            max: 64,
+        }
+        .into());
     }
     for (flag, p) in [("--drop", args.drop), ("--dup", args.dup)] {
         if !(0.0..=1.0).contains(&p) {
@@ -82,12 +87,7 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
             )));
         }
     }
-    let delay = parse_delay(&args.delay_ms).ok_or_else(|| {
-        Failure::Usage(format!(
-            "--delay-ms '{}' is not LO..HI milliseconds",
-            args.delay_ms
-        ))
-    })?;
+    let delay = delay_ms(&args.delay_ms)?;
     let template = SimConfig {
         duration: Duration::from_secs(args.duration_secs.max(1)),
         drop: args.drop,
@@ -230,12 +230,4 @@ fn print_summary(s: &SimSummary) {
         s.no_leader_seconds,
         100.0 * s.no_leader_seconds / (s.runs.max(1) * s.virtual_seconds_per_run.max(1)) as f64
     );
-}
-
-/// `0..20` → 0 ms to 20 ms (zero allowed, unlike timeouts).
-fn parse_delay(text: &str) -> Option<std::ops::Range<Duration>> {
-    let (lo, hi) = text.split_once("..")?;
-    let lo: u64 = lo.trim().parse().ok()?;
-    let hi: u64 = hi.trim().parse().ok()?;
-    (lo <= hi).then(|| Duration::from_millis(lo)..Duration::from_millis(hi))
 }

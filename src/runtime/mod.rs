@@ -26,6 +26,7 @@ pub mod auth;
 pub mod faults;
 pub mod inbound;
 pub mod metrics;
+pub mod millis;
 mod node;
 pub mod storage;
 pub mod transport;

@@ -2,7 +2,7 @@
 
 use super::admin::{AdminRequest, AdminResponse, StatusReport};
 use super::auth::Key;
-use super::faults::{FaultCommand, FaultSpec, Partition};
+use super::faults::{Fate, FaultCommand, FaultSpec};
 use super::inbound::{Gate, Incoming};
 use super::metrics::Counters;
 use super::storage::Store;
@@ -11,6 +11,7 @@ use super::wire::{self, DropReason, Kind};
 use super::{Clock, LeadershipEvent, NodeConfig, NodeError, NodeHandle, StartError};
 use crate::leadership::{starts_election, LeaderView, Leadership};
 use crate::protocols::{Cluster, Protocol};
+use crate::topology::Partition;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stateright::actor::{Command, Id, Out};
@@ -352,22 +353,16 @@ impl<P: Protocol, T: Transport> Node<P, T> {
                 }
             };
         self.count(|c| c.count_sent(P::message_kind(msg), bytes.len()));
-        if self.cut(self.id, dst) {
-            self.count(|c| c.count_injected("partition"));
-            return;
-        }
-        if self.faults.drop > 0.0 && self.rng.random_bool(self.faults.drop) {
-            self.count(|c| c.count_injected("drop"));
-            return;
-        }
-        let copies = if self.faults.dup > 0.0 && self.rng.random_bool(self.faults.dup) {
-            self.count(|c| c.count_injected("dup"));
-            2
-        } else {
-            1
+        let cut = self.cut(self.id, dst);
+        let delays = match self.faults.plan(cut, &mut self.rng) {
+            Fate::Cut => return self.count(|c| c.count_injected("partition")),
+            Fate::Dropped => return self.count(|c| c.count_injected("drop")),
+            Fate::Sent(delays) => delays,
         };
-        for _ in 0..copies {
-            let delay = self.draw(self.faults.delay.clone());
+        if delays.len() > 1 {
+            self.count(|c| c.count_injected("dup"));
+        }
+        for delay in delays {
             if delay.is_zero() {
                 if let Err(e) = self.transport.send_to(&bytes, to).await {
                     debug!(%to, error = %e, "send failed");

@@ -1,13 +1,15 @@
-//! Test support: clusters of real `elect node` processes on loopback.
+//! Test support: clusters of real `elect node` processes on loopback, run by
+//! the library's own fleet (`elect::fleet`), as `elect cluster` runs them.
 
 #![allow(dead_code)]
 
-use elect::leadership::Role;
+use elect::fleet::{Fleet, FleetEvent, FleetOptions};
+use elect::leadership;
+use elect::protocols::{ProtocolKind, Timeouts};
 use elect::runtime::admin::{query_status, StatusReport};
 use elect::runtime::wire;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Timer settings passed to every node of a test cluster.
@@ -16,6 +18,17 @@ pub struct Timing {
     pub heartbeat_ms: u64,
     pub election_ms: (u64, u64),
     pub reply_ms: u64,
+}
+
+impl Timing {
+    fn timeouts(&self) -> Timeouts {
+        let ms = Duration::from_millis;
+        Timeouts {
+            heartbeat: ms(self.heartbeat_ms),
+            election: ms(self.election_ms.0)..ms(self.election_ms.1),
+            reply: ms(self.reply_ms),
+        }
+    }
 }
 
 /// Shorter than the defaults, so that tests elect quickly.
@@ -36,14 +49,19 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// How long to wait for a killed process to be reaped (its port freed).
+const REAP_WITHIN: Duration = Duration::from_secs(10);
+
 pub struct TestCluster {
     pub protocol: &'static str,
     pub timing: Timing,
-    /// Extra flags for every node (faults, key file).
-    pub extra: Vec<String>,
     pub addrs: Vec<SocketAddr>,
-    pub children: Vec<Option<Child>>,
     pub dir: tempfile::TempDir,
+    fleet: Fleet,
+    /// The fleet's processes are owned by tasks on this runtime, so that a
+    /// cluster works the same from a plain `#[test]`, a `#[tokio::test]` and
+    /// a benchmark.
+    rt: Option<tokio::runtime::Runtime>,
 }
 
 impl TestCluster {
@@ -55,23 +73,38 @@ impl TestCluster {
         Self::start_with_flags(protocol, n, timing, Vec::new())
     }
 
+    /// `extra`: further flags for every node (faults, key file).
     pub fn start_with_flags(
         protocol: &'static str,
         n: usize,
         timing: Timing,
         extra: Vec<String>,
     ) -> TestCluster {
-        let addrs = free_ports(n)
+        let addrs: Vec<SocketAddr> = free_ports(n)
             .into_iter()
             .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
             .collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kind: ProtocolKind = protocol.parse().expect("a protocol name");
+        let options = FleetOptions {
+            exe: Some(PathBuf::from(env!("CARGO_BIN_EXE_elect"))),
+            data_dir: Some(dir.path().to_path_buf()),
+            timeouts: Some(timing.timeouts()),
+            extra_args: extra,
+            ..FleetOptions::new(kind, addrs.clone())
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the fleet");
         let mut cluster = TestCluster {
             protocol,
             timing,
-            extra,
             addrs,
-            children: (0..n).map(|_| None).collect(),
-            dir: tempfile::tempdir().expect("tempdir"),
+            dir,
+            fleet: Fleet::new(options).expect("a fleet"),
+            rt: Some(rt),
         };
         for i in 0..n {
             cluster.spawn(i);
@@ -80,66 +113,69 @@ impl TestCluster {
     }
 
     pub fn data_dir(&self, i: usize) -> PathBuf {
-        self.dir.path().join(format!("node-{i}"))
-    }
-
-    pub fn peers_arg(&self) -> String {
-        self.addrs
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+        self.fleet.node_dir(i)
     }
 
     pub fn spawn(&mut self, i: usize) {
-        let child = Command::new(env!("CARGO_BIN_EXE_elect"))
-            .args([
-                "node",
-                "--protocol",
-                self.protocol,
-                "--id",
-                &i.to_string(),
-                "--peers",
-                &self.peers_arg(),
-                "--data-dir",
-                &self.data_dir(i).display().to_string(),
-                "--heartbeat-ms",
-                &self.timing.heartbeat_ms.to_string(),
-                "--election-timeout-ms",
-                &format!(
-                    "{}..{}",
-                    self.timing.election_ms.0, self.timing.election_ms.1
-                ),
-                "--reply-ms",
-                &self.timing.reply_ms.to_string(),
-            ])
-            .args(&self.extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start elect node");
-        self.children[i] = Some(child);
+        let _on_the_fleet_runtime = self.rt.as_ref().map(|rt| rt.enter());
+        self.fleet.spawn(i).expect("start elect node");
     }
 
-    /// SIGKILL: no chance to clean up, as in a power cut.
+    /// SIGKILL: no chance to clean up, as in a power cut. Returns once the
+    /// process is reaped, so that a restart finds its port free.
     pub fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.children[i].take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        self.fleet.kill(i);
+        let started = Instant::now();
+        while !self.fleet.has_exited(i) && started.elapsed() < REAP_WITHIN {
+            if self.fleet.try_next().is_none() {
+                std::thread::sleep(Duration::from_millis(2));
+            }
         }
+    }
+
+    /// SIGSTOP: node i freezes with its socket open.
+    pub fn freeze(&mut self, i: usize) {
+        self.fleet.freeze(i);
+    }
+
+    /// SIGCONT: the frozen node i resumes.
+    pub fn thaw(&mut self, i: usize) {
+        self.fleet.thaw(i);
+    }
+
+    /// Waits until node i exits on its own; its exit status (`None` if a
+    /// signal ended it), or `None` if it did not exit within `within`.
+    pub fn wait_for_exit(&mut self, i: usize, within: Duration) -> Option<Option<i32>> {
+        let started = Instant::now();
+        while started.elapsed() < within {
+            match self.fleet.try_next() {
+                Some(FleetEvent::Exited { node, status, .. }) if node == i => return Some(status),
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        None
+    }
+
+    /// The process id of node i, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.fleet.pid(i)
+    }
+
+    /// Every running node's process id.
+    pub fn pids(&self) -> Vec<u32> {
+        (0..self.addrs.len()).filter_map(|i| self.pid(i)).collect()
     }
 
     pub fn is_running(&mut self, i: usize) -> bool {
-        match self.children[i].as_mut() {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => false,
-        }
+        while self.fleet.try_next().is_some() {}
+        self.fleet.is_running(i)
     }
 
+    /// The nodes that have not been killed (nor exited, as far as seen).
     pub fn live(&self) -> Vec<usize> {
         (0..self.addrs.len())
-            .filter(|&i| self.children[i].is_some())
+            .filter(|&i| self.fleet.is_running(i))
             .collect()
     }
 
@@ -157,18 +193,9 @@ impl TestCluster {
     pub async fn agreed_leader(&self) -> Option<usize> {
         let mut views = Vec::new();
         for i in self.live() {
-            views.push(self.status(i).await?.view);
+            views.push((i, self.status(i).await.map(|r| r.view)));
         }
-        let leader = views.first()?.leader?;
-        let all_follow = views
-            .iter()
-            .all(|v| v.leader == Some(leader) && v.role != Role::Candidate);
-        let leader_leads = self.live().contains(&leader)
-            && self
-                .status(leader)
-                .await
-                .is_some_and(|r| r.view.role == Role::Leader);
-        (all_follow && leader_leads).then_some(leader)
+        leadership::agreed_leader(views)
     }
 
     /// Polls until every live node agrees on one leader, or `within` passes.
@@ -206,8 +233,13 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
-        for i in 0..self.children.len() {
+        for i in 0..self.addrs.len() {
             self.kill(i);
+        }
+        // Dropping a runtime may block, which an async test's thread must
+        // not do: let it go without waiting (its processes are reaped).
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
         }
     }
 }

@@ -1,16 +1,21 @@
-//! A fleet of `elect node` processes on loopback, shared by `elect cluster`
-//! and `elect chaos`: start, SIGKILL, SIGSTOP/SIGCONT and restart members,
-//! partition and heal them through the admin request, follow their
-//! leadership events, and keep the history for the history checker.
+//! A fleet of `elect node` processes: start, SIGKILL, SIGSTOP/SIGCONT and
+//! restart members, partition and heal them through the admin request,
+//! follow their leadership events, and keep the history for the history
+//! checker.
+//!
+//! `elect cluster` and `elect chaos` run their nodes with it, and so do the
+//! tests of real processes and the benchmarks (which name the binary to run
+//! with [`FleetOptions::exe`]). It needs a tokio runtime: each member's
+//! process is owned by a task that reaps it.
 
-use super::Failure;
 use crate::history::{self, HistoryEvent, Occurrence, Verdict};
 use crate::leadership::{self, LeaderView, Role};
-use crate::protocols::ProtocolKind;
+use crate::protocols::{ProtocolKind, Timeouts};
 use crate::runtime::admin;
 use crate::runtime::auth::Key;
-use crate::runtime::faults::{FaultCommand, Partition};
+use crate::runtime::faults::{FaultCommand, FaultSpec};
 use crate::runtime::{wire, Clock};
+use crate::topology::Partition;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,45 +29,58 @@ use tokio::time::Instant;
 /// How to start the fleet's nodes.
 #[derive(Clone, Debug)]
 pub struct FleetOptions {
+    /// The protocol every node runs.
     pub protocol: ProtocolKind,
-    pub nodes: usize,
-    pub base_port: u16,
+    /// Every member's address, in id order.
+    pub peers: Vec<SocketAddr>,
+    /// The `elect` binary to run (default: the running executable).
+    pub exe: Option<PathBuf>,
+    /// Node i keeps its storage in `DIR/node-i` (default: a fresh temporary
+    /// directory, removed at shutdown).
     pub data_dir: Option<PathBuf>,
-    pub heartbeat_ms: Option<u64>,
-    pub election_timeout_ms: Option<String>,
-    pub reply_ms: Option<u64>,
-    /// `--faults` for every node.
-    pub faults: Option<String>,
+    /// Timer settings for every node (default: the nodes' own defaults).
+    pub timeouts: Option<Timeouts>,
+    /// Faults every node injects into what it sends.
+    pub faults: Option<FaultSpec>,
+    /// The cluster key: passed to every node, and used for fault commands.
     pub key_file: Option<PathBuf>,
+    /// Further flags for every `elect node`.
+    pub extra_args: Vec<String>,
 }
 
 impl FleetOptions {
-    /// Refuses settings no node could start with, before any is started.
-    pub fn validate(&self) -> Result<(), Failure> {
-        if self.nodes == 0 || self.nodes > 200 {
-            return Err(Failure::Usage(format!(
-                "--nodes must be between 1 and 200 (got {})",
-                self.nodes
-            )));
+    /// Options for a fleet of `protocol` nodes on `peers`, all else default.
+    pub fn new(protocol: ProtocolKind, peers: Vec<SocketAddr>) -> FleetOptions {
+        FleetOptions {
+            protocol,
+            peers,
+            exe: None,
+            data_dir: None,
+            timeouts: None,
+            faults: None,
+            key_file: None,
+            extra_args: Vec::new(),
         }
-        if usize::from(self.base_port) + self.nodes > usize::from(u16::MAX) || self.base_port == 0 {
-            return Err(Failure::Usage(format!(
-                "--base-port {} leaves no room for {} nodes",
-                self.base_port, self.nodes
-            )));
-        }
-        if let Some(range) = &self.election_timeout_ms {
-            super::node::parse_ms_range(range).map_err(Failure::Usage)?;
-        }
-        if let Some(spec) = &self.faults {
-            crate::runtime::faults::FaultSpec::parse(spec)
-                .map_err(|e| Failure::Usage(format!("--faults: {e}")))?;
-        }
-        if let Some(path) = &self.key_file {
-            Key::load(path).map_err(Failure::Usage)?;
-        }
-        Ok(())
     }
+}
+
+/// Why a fleet could not be set up or a member not started.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The key file is unusable (the message names the file).
+    #[error("{0}")]
+    Key(String),
+    /// The running executable cannot be found (to run it as `elect node`).
+    #[error("cannot find the elect binary: {0}")]
+    Exe(std::io::Error),
+    /// A member's process could not be started.
+    #[error("cannot start node n{node}: {source}")]
+    Spawn {
+        /// The member.
+        node: usize,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A leadership event as `elect node --log-format json` prints it.
@@ -85,34 +103,41 @@ enum Report {
 }
 
 /// What the fleet saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FleetEvent {
-    /// Some node's view changed.
+    /// Some node's view changed (or a stale report arrived).
     Changed,
     /// A node exited on its own.
     Exited {
+        /// The member.
         node: usize,
+        /// Its exit status, `None` if a signal ended it.
         status: Option<i32>,
+        /// The last line it wrote to stderr.
         reason: String,
     },
 }
 
 struct Member {
-    /// Present while the process runs: sending on it SIGKILLs the process.
+    /// Present while the process is meant to run: sending on it (or
+    /// dropping it) SIGKILLs the process.
     kill: Option<oneshot::Sender<()>>,
     pid: Option<u32>,
     /// Incremented at every (re)start, so that a dead incarnation's exit is
     /// not mistaken for the current one's.
     generation: u64,
+    /// Processes of this member started and not reaped yet.
+    unreaped: usize,
     view: Option<LeaderView>,
     frozen: bool,
 }
 
+/// The running fleet.
 pub struct Fleet {
-    pub options: FleetOptions,
+    options: FleetOptions,
     exe: PathBuf,
-    pub data_dir: PathBuf,
+    data_dir: PathBuf,
     owns_data_dir: bool,
-    pub peers: Vec<SocketAddr>,
     members: Vec<Member>,
     tx: mpsc::UnboundedSender<Report>,
     rx: mpsc::UnboundedReceiver<Report>,
@@ -121,10 +146,12 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    pub fn new(options: FleetOptions) -> Result<Fleet, Failure> {
-        options.validate()?;
-        let exe = std::env::current_exe()
-            .map_err(|e| Failure::Internal(format!("cannot find the elect binary: {e}")))?;
+    /// A fleet with no member started yet.
+    pub fn new(options: FleetOptions) -> Result<Fleet, FleetError> {
+        let exe = match &options.exe {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe().map_err(FleetError::Exe)?,
+        };
         let (data_dir, owns_data_dir) = match &options.data_dir {
             Some(d) => (d.clone(), false),
             None => (
@@ -132,19 +159,19 @@ impl Fleet {
                 true,
             ),
         };
-        let peers = (0..options.nodes)
-            .map(|i| SocketAddr::from(([127, 0, 0, 1], options.base_port + i as u16)))
-            .collect();
         let key = match &options.key_file {
-            Some(path) => Some(Key::load(path).map_err(Failure::Usage)?),
+            Some(path) => Some(Key::load(path).map_err(FleetError::Key)?),
             None => None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let members = (0..options.nodes)
+        let members = options
+            .peers
+            .iter()
             .map(|_| Member {
                 kill: None,
                 pid: None,
                 generation: 0,
+                unreaped: 0,
                 view: None,
                 frozen: false,
             })
@@ -154,7 +181,6 @@ impl Fleet {
             exe,
             data_dir,
             owns_data_dir,
-            peers,
             members,
             tx,
             rx,
@@ -163,16 +189,24 @@ impl Fleet {
         })
     }
 
+    /// Number of members.
     pub fn size(&self) -> usize {
         self.members.len()
     }
 
+    /// `--peers` as the nodes get it: `127.0.0.1:7000,127.0.0.1:7001,…`.
     pub fn peers_csv(&self) -> String {
-        self.peers
+        self.options
+            .peers
             .iter()
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Where member i keeps its storage.
+    pub fn node_dir(&self, i: usize) -> PathBuf {
+        self.data_dir.join(format!("node-{i}"))
     }
 
     fn node_args(&self, i: usize) -> Vec<String> {
@@ -188,27 +222,39 @@ impl Fleet {
             "--id".into(),
             i.to_string(),
             "--data-dir".into(),
-            self.data_dir
-                .join(format!("node-{i}"))
-                .display()
-                .to_string(),
+            self.node_dir(i).display().to_string(),
         ];
         let mut flag = |name: &str, value: Option<String>| {
             if let Some(v) = value {
                 a.extend([name.to_string(), v]);
             }
         };
-        flag("--heartbeat-ms", o.heartbeat_ms.map(|v| v.to_string()));
-        flag("--election-timeout-ms", o.election_timeout_ms.clone());
-        flag("--reply-ms", o.reply_ms.map(|v| v.to_string()));
-        flag("--faults", o.faults.clone());
+        let t = o.timeouts.as_ref();
+        flag(
+            "--heartbeat-ms",
+            t.map(|t| t.heartbeat.as_millis().to_string()),
+        );
+        flag(
+            "--election-timeout-ms",
+            t.map(|t| {
+                format!(
+                    "{}..{}",
+                    t.election.start.as_millis(),
+                    t.election.end.as_millis()
+                )
+            }),
+        );
+        flag("--reply-ms", t.map(|t| t.reply.as_millis().to_string()));
+        flag("--faults", o.faults.as_ref().map(|f| f.to_string()));
         flag(
             "--key-file",
             o.key_file.as_ref().map(|p| p.display().to_string()),
         );
+        a.extend(o.extra_args.iter().cloned());
         a
     }
 
+    /// Whether member i's process runs (frozen or not).
     pub fn is_running(&self, i: usize) -> bool {
         self.members[i].kill.is_some()
     }
@@ -216,6 +262,18 @@ impl Fleet {
     /// Running and not frozen.
     pub fn is_live(&self, i: usize) -> bool {
         self.is_running(i) && !self.members[i].frozen
+    }
+
+    /// Whether every process ever started for member i has been reaped
+    /// (as seen by [`Fleet::next`] and [`Fleet::try_next`]): its port is free
+    /// again.
+    pub fn has_exited(&self, i: usize) -> bool {
+        self.members[i].unreaped == 0
+    }
+
+    /// The process id of member i, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.members[i].pid.filter(|_| self.is_running(i))
     }
 
     fn mark_down(&mut self, i: usize) {
@@ -226,7 +284,8 @@ impl Fleet {
         });
     }
 
-    pub fn spawn(&mut self, i: usize) -> Result<(), Failure> {
+    /// Starts member i (again, on its storage).
+    pub fn spawn(&mut self, i: usize) -> Result<(), FleetError> {
         let mut child = Command::new(&self.exe)
             .args(self.node_args(i))
             .stdin(Stdio::null())
@@ -234,9 +293,10 @@ impl Fleet {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| Failure::Internal(format!("cannot start node n{i}: {e}")))?;
+            .map_err(|source| FleetError::Spawn { node: i, source })?;
         let member = &mut self.members[i];
         member.generation += 1;
+        member.unreaped += 1;
         member.pid = child.id();
         member.view = None;
         member.frozen = false;
@@ -257,16 +317,16 @@ impl Fleet {
                 }
             }
         });
-        let stderr_text = tokio::spawn(async move {
-            let mut text = String::new();
+        // Only the last line is kept: it says why a node gave up.
+        let last_stderr_line = tokio::spawn(async move {
+            let mut last = String::new();
             if let Some(stderr) = stderr {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    text.push_str(&line);
-                    text.push('\n');
+                    last = line;
                 }
             }
-            text
+            last
         });
         // The process's owner: waits for it to exit, or SIGKILLs it on request.
         let exits = self.tx.clone();
@@ -278,7 +338,7 @@ impl Fleet {
                     child.wait().await
                 }
             };
-            let stderr = stderr_text.await.unwrap_or_default();
+            let stderr = last_stderr_line.await.unwrap_or_default();
             let status = status.ok().and_then(|s| s.code());
             let _ = exits.send(Report::Exited {
                 node: i,
@@ -290,7 +350,8 @@ impl Fleet {
         Ok(())
     }
 
-    /// SIGKILL: no chance to clean up, as in a power cut.
+    /// SIGKILL: no chance to clean up, as in a power cut. The process is
+    /// reaped in the background ([`Fleet::has_exited`]).
     pub fn kill(&mut self, i: usize) {
         if let Some(kill) = self.members[i].kill.take() {
             let _ = kill.send(());
@@ -303,7 +364,7 @@ impl Fleet {
 
     /// SIGSTOP: the process freezes with its sockets open, as a stalled host.
     pub fn freeze(&mut self, i: usize) {
-        if let (Some(pid), false) = (self.members[i].pid, self.members[i].frozen) {
+        if let (Some(pid), false) = (self.pid(i), self.members[i].frozen) {
             if signal(pid, nix::sys::signal::Signal::SIGSTOP) {
                 self.members[i].frozen = true;
                 self.mark_down(i);
@@ -313,7 +374,7 @@ impl Fleet {
 
     /// SIGCONT: the frozen process resumes, still believing what it believed.
     pub fn thaw(&mut self, i: usize) {
-        if let (Some(pid), true) = (self.members[i].pid, self.members[i].frozen) {
+        if let (Some(pid), true) = (self.pid(i), self.members[i].frozen) {
             if signal(pid, nix::sys::signal::Signal::SIGCONT) {
                 self.members[i].frozen = false;
                 if let Some(view) = self.members[i].view {
@@ -327,11 +388,11 @@ impl Fleet {
         }
     }
 
-    /// Sends a fault command to every running member; returns how many took it.
+    /// Sends a fault command to every live member; returns how many took it.
     pub async fn fault(&self, command: FaultCommand) -> usize {
         let cluster = wire::cluster_id("elect");
         let mut done = 0;
-        for (i, addr) in self.peers.iter().enumerate() {
+        for (i, addr) in self.options.peers.iter().enumerate() {
             if !self.is_live(i) {
                 continue;
             }
@@ -350,6 +411,7 @@ impl Fleet {
         done
     }
 
+    /// Cuts the network between the live members as `partition` says.
     pub async fn partition(&self, partition: Partition) -> usize {
         self.fault(FaultCommand::Partition(partition)).await
     }
@@ -360,7 +422,18 @@ impl Fleet {
             Some(t) => tokio::time::timeout_at(t, self.rx.recv()).await.ok()??,
             None => self.rx.recv().await?,
         };
-        Some(match report {
+        Some(self.take(report))
+    }
+
+    /// The next report if one has arrived, without waiting (and without a
+    /// runtime).
+    pub fn try_next(&mut self) -> Option<FleetEvent> {
+        let report = self.rx.try_recv().ok()?;
+        Some(self.take(report))
+    }
+
+    fn take(&mut self, report: Report) -> FleetEvent {
+        match report {
             Report::Event(e) => {
                 if let Some(m) = self.members.get_mut(e.node) {
                     if m.kill.is_some() {
@@ -380,23 +453,22 @@ impl Fleet {
                 status,
                 stderr,
             } => {
-                let current = self.members[node].generation == generation
-                    && self.members[node].kill.is_some();
-                if current {
-                    self.members[node].kill = None;
-                    self.members[node].view = None;
-                    self.members[node].pid = None;
-                    self.mark_down(node);
-                    FleetEvent::Exited {
-                        node,
-                        status,
-                        reason: stderr.lines().last().unwrap_or("").to_string(),
-                    }
-                } else {
-                    FleetEvent::Changed
+                let m = &mut self.members[node];
+                m.unreaped = m.unreaped.saturating_sub(1);
+                if m.generation != generation || m.kill.is_none() {
+                    return FleetEvent::Changed;
+                }
+                m.kill = None;
+                m.view = None;
+                m.pid = None;
+                self.mark_down(node);
+                FleetEvent::Exited {
+                    node,
+                    status,
+                    reason: stderr,
                 }
             }
-        })
+        }
     }
 
     /// The leader every live node follows, if they all agree and it leads.
@@ -446,22 +518,23 @@ impl Fleet {
 
     /// The history checker's verdict on everything seen so far.
     pub fn verdict(&self) -> Verdict {
-        history::check(self.options.protocol, &self.history, Clock::Wall.now_ms())
+        history::check(&self.history, Clock::Wall.now_ms())
     }
 
-    /// Stops every member (thawing frozen ones so they can die) and waits
-    /// for them to be reaped.
+    /// Stops every member (thawing frozen ones so they can die) and waits,
+    /// up to 5 s, until every process still running has been reaped. Members
+    /// already down are not waited for.
     pub async fn shutdown(&mut self) {
         for i in 0..self.size() {
             self.thaw(i);
             self.kill(i);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        let mut running = self.size();
-        while running > 0 {
+        while (0..self.size()).any(|i| !self.has_exited(i)) {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(Report::Exited { .. })) => running -= 1,
-                Ok(Some(Report::Event(_))) => {}
+                Ok(Some(report)) => {
+                    self.take(report);
+                }
                 Ok(None) | Err(_) => break,
             }
         }
@@ -470,6 +543,7 @@ impl Fleet {
         }
     }
 
+    /// The directory that holds every member's storage.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
@@ -480,4 +554,80 @@ fn signal(pid: u32, signal: nix::sys::signal::Signal) -> bool {
         return false;
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dir: &Path, exe: Option<PathBuf>) -> FleetOptions {
+        let peers = (0..3)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 7000 + i)))
+            .collect();
+        FleetOptions {
+            exe,
+            data_dir: Some(dir.to_path_buf()),
+            ..FleetOptions::new(ProtocolKind::Raft, peers)
+        }
+    }
+
+    #[test]
+    fn nodes_get_every_setting_as_the_flags_of_elect_node() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ms = Duration::from_millis;
+        let fleet = Fleet::new(FleetOptions {
+            timeouts: Some(Timeouts {
+                heartbeat: ms(20),
+                election: ms(300)..ms(600),
+                reply: ms(10),
+            }),
+            faults: FaultSpec::parse("drop=0.1,delay=0..5ms").ok(),
+            extra_args: vec!["--seed".into(), "7".into()],
+            ..options(dir.path(), Some(PathBuf::from("elect")))
+        })
+        .expect("fleet");
+        let args = fleet.node_args(2).join(" ");
+        let node_dir = dir.path().join("node-2");
+        assert_eq!(
+            args,
+            format!(
+                "node --protocol raft --peers 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 \
+                 --log-format json --id 2 --data-dir {} --heartbeat-ms 20 \
+                 --election-timeout-ms 300..600 --reply-ms 10 \
+                 --faults drop=0.1,dup=0,delay=0..5ms --seed 7",
+                node_dir.display()
+            )
+        );
+    }
+
+    /// With a stand-in for `elect node` that just waits: what is killed is
+    /// reaped, a restarted member is told apart from its dead incarnation,
+    /// and shutdown leaves nothing running.
+    #[tokio::test]
+    async fn a_fleet_reaps_what_it_kills_and_tells_incarnations_apart() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = dir.path().join("waits");
+        std::fs::write(&exe, "#!/bin/sh\nexec sleep 60\n").expect("write");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut fleet = Fleet::new(options(dir.path(), Some(exe))).expect("fleet");
+        for i in 0..3 {
+            fleet.spawn(i).expect("spawn");
+        }
+        assert!((0..3).all(|i| fleet.is_live(i) && fleet.pid(i).is_some()));
+        fleet.kill(1);
+        fleet.spawn(1).expect("restart");
+        // The first incarnation's exit arrives, and is not the second's.
+        while !fleet.has_exited(1) && fleet.members[1].unreaped > 1 {
+            assert_eq!(fleet.next(None).await, Some(FleetEvent::Changed));
+        }
+        assert!(fleet.is_running(1) && !fleet.has_exited(1));
+        fleet.kill(0);
+        while !fleet.has_exited(0) {
+            assert_eq!(fleet.next(None).await, Some(FleetEvent::Changed));
+        }
+        assert!(!fleet.is_running(0) && fleet.pid(0).is_none());
+        fleet.shutdown().await;
+        assert!((0..3).all(|i| fleet.has_exited(i) && !fleet.is_running(i)));
+    }
 }
