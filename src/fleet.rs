@@ -567,7 +567,10 @@ mod tests {
         FleetOptions {
             exe,
             data_dir: Some(dir.to_path_buf()),
-            ..FleetOptions::new(ProtocolKind::Raft, peers)
+            ..FleetOptions::new(
+                <crate::protocols::raft::Raft as crate::protocols::Protocol>::KIND,
+                peers,
+            )
         }
     }
 

@@ -39,14 +39,14 @@
 //! ```
 //! use elect::leadership::Role;
 //! use elect::model::ModelConfig;
-//! use elect::protocols::{raft::Raft, ProtocolKind};
+//! use elect::protocols::{raft::Raft, Protocol};
 //! use elect::runtime::{start, NodeConfig};
 //! use elect::verification::run::{run_job, Job};
 //! use elect::verification::verdict::CheckOptions;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Every interleaving of three Raft nodes on a reliable network, terms ≤ 1.
-//! let raft = ProtocolKind::Raft;
+//! let raft = Raft::KIND;
 //! let config = ModelConfig {
 //!     lossy: false,
 //!     crashes: 0,
@@ -73,7 +73,7 @@
 //!
 //! [Stateright]: https://docs.rs/stateright
 
-// missing_docs: re-enabled once history, sim and faults are documented
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod fleet;

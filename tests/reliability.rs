@@ -50,11 +50,20 @@ fn simulated_raft_never_has_two_leaders_in_a_term() {
 
 #[test]
 fn a_seed_replays_exactly() {
+    // Seeds 55, 153 and 217 once replayed differently now and then: two
+    // timers due at the same instant fired in hash order, and the node's
+    // event loop picked at random between a due timer and a datagram.
+    for seed in [42, 55, 153, 217] {
+        let config = SimConfig::new(ProtocolKind::Raft, 5, seed);
+        let first = sim::run(&config).expect("simulate");
+        for _ in 0..3 {
+            let again = sim::run(&config).expect("simulate");
+            assert_eq!(first.events, again.events, "seed {seed}");
+            assert_eq!(first.nemesis, again.nemesis, "seed {seed}");
+        }
+    }
     let config = SimConfig::new(ProtocolKind::Raft, 5, 42);
     let first = sim::run(&config).expect("simulate");
-    let second = sim::run(&config).expect("simulate");
-    assert_eq!(first.events, second.events);
-    assert_eq!(first.nemesis, second.nemesis);
     assert!(
         first.events.iter().any(|e| e.what == Occurrence::Down),
         "the nemesis crashed something"

@@ -157,8 +157,11 @@ impl NodeArgs {
 pub fn node(args: NodeArgs) -> Result<bool, Failure> {
     let settings = args.settings()?;
     super::init_logging(settings.log_format);
-    if settings.protocol == ProtocolKind::Raft && settings.config.data_dir.is_none() {
-        tracing::warn!("no --data-dir: term and vote live in memory only, so a restarted node may vote twice in a term");
+    if let (Some(risk), None) = (
+        settings.protocol.without_storage(),
+        &settings.config.data_dir,
+    ) {
+        tracing::warn!("no --data-dir: {risk}");
     }
     let runtime = super::runtime()?;
     runtime.block_on(async move {

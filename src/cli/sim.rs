@@ -69,6 +69,12 @@ struct SimSummary {
     pub split_brain_seconds: f64,
     pub no_leader_seconds: f64,
     pub wall_seconds: f64,
+    /// The two totals in whole milliseconds while runs finish in any order
+    /// (so that the seconds above do not depend on the order of addition).
+    #[serde(skip)]
+    split_brain_ms: u64,
+    #[serde(skip)]
+    no_leader_ms: u64,
 }
 
 /// Runs `elect sim`; false when a run violated safety.
@@ -148,6 +154,8 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
         .into_inner()
         .map_err(|_| Failure::Internal("a simulation thread panicked".into()))?;
     summary.wall_seconds = started.elapsed().as_secs_f64();
+    summary.split_brain_seconds = summary.split_brain_ms as f64 / 1000.0;
+    summary.no_leader_seconds = summary.no_leader_ms as f64 / 1000.0;
     summary.unsafe_seeds.sort();
     if args.json {
         println!(
@@ -191,8 +199,8 @@ fn record(summary: &Mutex<SimSummary>, run: &SimRun, show: bool) {
     if !v.split_brain.is_empty() {
         s.runs_with_split_brain += 1;
     }
-    s.split_brain_seconds += v.split_brain_ms as f64 / 1000.0;
-    s.no_leader_seconds += v.no_leader_ms as f64 / 1000.0;
+    s.split_brain_ms += v.split_brain_ms;
+    s.no_leader_ms += v.no_leader_ms;
 }
 
 fn print_summary(s: &SimSummary) {

@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stateright::actor::{Command, Id, Out};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -65,7 +65,7 @@ pub(super) fn start<P: Protocol, T: Transport>(
         peers: config.peers.clone(),
         state,
         view: initial_view,
-        timers: HashMap::new(),
+        timers: BTreeMap::new(),
         rng,
         store,
         transport: Arc::new(transport),
@@ -101,7 +101,7 @@ struct Node<P: Protocol, T: Transport> {
     state: P::State,
     view: LeaderView,
     /// Armed timers and when each expires.
-    timers: HashMap<P::Timer, Instant>,
+    timers: BTreeMap<P::Timer, Instant>,
     rng: StdRng,
     store: Store,
     transport: Arc<T>,
@@ -121,15 +121,27 @@ impl<P: Protocol, T: Transport> Node<P, T> {
     async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
         let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
         loop {
+            // Timers due at the same instant fire in timer order, and a due
+            // timer goes before a waiting datagram (`biased`): nothing here
+            // is left to chance, so a simulated run replays exactly from its
+            // seed, and a flood of datagrams cannot starve the timers.
             let next_timer = self
                 .timers
                 .iter()
-                .min_by_key(|(_, at)| **at)
+                .min_by_key(|&(timer, at)| (*at, timer))
                 .map(|(t, at)| (t.clone(), *at));
             tokio::select! {
+                biased;
                 _ = shutdown.changed() => {
                     info!(node = usize::from(self.id), "node stopping");
                     return Ok(());
+                }
+                _ = sleep_until(next_timer.as_ref().map(|(_, at)| *at)), if next_timer.is_some() => {
+                    if let Some((timer, _)) = next_timer {
+                        self.timers.remove(&timer);
+                        self.step(|actor, me, state, out| actor.on_timeout(me, state, &timer, out))
+                            .await?;
+                    }
                 }
                 received = self.transport.recv_from(&mut buf) => match received {
                     Ok((n, from)) => self.on_datagram(&buf[..n], from).await?,
@@ -138,13 +150,6 @@ impl<P: Protocol, T: Transport> Node<P, T> {
                     Err(e) if is_transient(&e) => debug!(error = %e, "transient socket error"),
                     Err(e) => return Err(NodeError::Socket(e)),
                 },
-                _ = sleep_until(next_timer.as_ref().map(|(_, at)| *at)), if next_timer.is_some() => {
-                    if let Some((timer, _)) = next_timer {
-                        self.timers.remove(&timer);
-                        self.step(|actor, me, state, out| actor.on_timeout(me, state, &timer, out))
-                            .await?;
-                    }
-                }
             }
         }
     }
