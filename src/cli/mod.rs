@@ -86,7 +86,7 @@ caught), 1 otherwise.
 Examples:
   elect verify
   elect verify --only raft --symmetry
-  cargo run --release --features mutants -- verify --mutants --symmetry";
+  elect verify --mutants --symmetry        # the seeded bugs too, and the symmetry reduction";
 
 const FAULT_HELP: &str = "\
 Fault commands are accepted only from loopback, or, when the nodes have a
