@@ -36,7 +36,7 @@ pub const CLIENT_ID: u16 = u16::MAX;
 pub enum Kind {
     /// A message of the protocol.
     Protocol = 0,
-    /// A request from an admin client ([`super::admin`]).
+    /// A request from an admin client (`elect status`, `elect fault`).
     AdminRequest = 1,
     /// A node's answer to one.
     AdminResponse = 2,
