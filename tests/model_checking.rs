@@ -9,7 +9,7 @@ use elect::leadership::Role;
 use elect::model::{ModelConfig, NetworkKind, Timing};
 use elect::protocols::ProtocolKind;
 use elect::verification::run::{self, CheckError, CheckResult, Job};
-use elect::verification::verdict::{CheckOptions, Expect, Kind, Outcome, Strategy};
+use elect::verification::verdict::{CheckOptions, Expect, Kind, Outcome};
 
 fn check(kind: ProtocolKind, config: ModelConfig, options: CheckOptions) -> CheckResult {
     run::run_job(&Job::new(kind, config, options), &mut |_| {}).expect("checkable")
@@ -43,7 +43,7 @@ fn assert_safe_and_live_examples(result: &CheckResult) {
     for p in &result.properties {
         assert!(p.meets_expectation, "{}: {:?}", p.name, p.outcome);
         match p.kind {
-            Kind::Always | Kind::Recoverability => assert!(
+            Kind::Always | Kind::Recoverability | Kind::Stabilisation => assert!(
                 matches!(p.outcome, Outcome::Holds | Outcome::HoldsWithinBound),
                 "{}: {:?}",
                 p.name,
@@ -61,11 +61,12 @@ fn assert_safe_and_live_examples(result: &CheckResult) {
     }
 }
 
-/// One small model per protocol, explored breadth-first and exhaustively
-/// (deterministic), and the exact number of distinct states it has.
+/// One small model per protocol (its default, GST included, at a small
+/// size), explored on the complete graph breadth-first (deterministic, with
+/// symmetry reduction for Raft), and the exact number of distinct states it
+/// has, leaves beyond a bound included.
 #[test]
 fn each_protocols_state_space_has_its_pinned_size() {
-    let bfs = |kind| defaults(kind).with_search(Some(Strategy::Bfs), None);
     let small = |kind, nodes, crashes| ModelConfig {
         nodes,
         crashes,
@@ -73,13 +74,13 @@ fn each_protocols_state_space_has_its_pinned_size() {
         ..ModelConfig::default_for(kind)
     };
     let cases = [
-        (ProtocolKind::Bully, small(ProtocolKind::Bully, 3, 2), 1_442),
+        (ProtocolKind::Bully, small(ProtocolKind::Bully, 3, 2), 2_884),
         (
             ProtocolKind::BullyHalt,
             small(ProtocolKind::BullyHalt, 3, 1),
-            1_421,
+            2_842,
         ),
-        (ProtocolKind::Ring, small(ProtocolKind::Ring, 3, 2), 5_637),
+        (ProtocolKind::Ring, small(ProtocolKind::Ring, 3, 2), 11_274),
         (
             ProtocolKind::Raft,
             ModelConfig {
@@ -90,12 +91,12 @@ fn each_protocols_state_space_has_its_pinned_size() {
                 max_in_flight: 4,
                 ..ModelConfig::default_for(ProtocolKind::Raft)
             },
-            923,
+            24_213,
         ),
     ];
     let mut sizes = Vec::new();
     for (kind, config, pinned) in cases {
-        let result = check(kind, config, bfs(kind));
+        let result = check(kind, config, defaults(kind));
         assert!(result.exhaustive, "{kind}");
         sizes.push((kind, result.unique_states, pinned));
     }
@@ -124,10 +125,11 @@ fn ring_default_is_safe_on_the_complete_graph() {
 }
 
 #[test]
-fn raft_is_safe_with_loss_reordering_and_crash_recovery() {
+fn raft_is_safe_and_recovers_with_loss_reordering_and_crash_recovery() {
     let kind = ProtocolKind::Raft;
+    // The default model with terms at most one apart, at CI size.
     let config = ModelConfig {
-        max_in_flight: 4,
+        max_term: 1,
         ..ModelConfig::default_for(kind)
     };
     let result = check(kind, config, defaults(kind));
@@ -143,6 +145,9 @@ fn raft_is_safe_on_a_duplicating_network() {
         lossy: false,
         crashes: 0,
         recover: false,
+        // A message stays in flight on a duplicating network, so no timer
+        // would ever fire after GST.
+        gst: false,
         max_in_flight: 4,
         ..ModelConfig::default_for(kind)
     };
@@ -347,4 +352,90 @@ fn an_initial_state_beyond_the_bound_is_an_error() {
     let err = run::run_job(&job, &mut |_| {}).expect_err("must refuse");
     assert_eq!(err, CheckError::InitialStateBeyondBound { in_flight: 9 });
     assert!(err.to_string().contains("--max-in-flight"), "{err}");
+}
+
+/// Normalising terms is a functional bisimulation: for every reachable state
+/// of the model with absolute terms, the normalised successors of the state
+/// are exactly the successors of the normalised state in the model that
+/// normalises after every step. So both models have the same behaviours up
+/// to a shift of terms, and every verdict carries over.
+#[test]
+fn normalising_terms_commutes_with_every_step() {
+    use elect::model::{ElectionModel, System};
+    use elect::protocols::raft::Raft;
+    use stateright::Model;
+    use std::collections::{BTreeSet, HashSet, VecDeque};
+    use std::hash::{DefaultHasher, Hash, Hasher};
+
+    let fp = |s: &System<Raft>| {
+        let mut h = DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    };
+    let base = ModelConfig {
+        max_term: 2,
+        max_in_flight: 2,
+        ..ModelConfig::default_for(ProtocolKind::Raft)
+    };
+    let absolute = ElectionModel::<Raft>::new(ModelConfig {
+        normalize_terms: false,
+        ..base.clone()
+    });
+    let relative = ElectionModel::<Raft>::new(ModelConfig {
+        normalize_terms: true,
+        ..base
+    });
+    let successors = |model: &ElectionModel<Raft>, s: &System<Raft>| {
+        let mut actions = Vec::new();
+        model.actions(s, &mut actions);
+        actions
+            .into_iter()
+            .filter_map(|a| model.next_state(s, a))
+            .collect::<Vec<_>>()
+    };
+    let mut seen = HashSet::new();
+    let mut queue: VecDeque<System<Raft>> = absolute.init_states().into();
+    let mut shifted = 0;
+    while let Some(s) = queue.pop_front() {
+        // States beyond the absolute term bound are leaves there, not in the
+        // relative model: compare the steps both take.
+        if !seen.insert(fp(&s)) || absolute.beyond(&s).is_some() {
+            continue;
+        }
+        let next = successors(&absolute, &s);
+        let via_absolute: BTreeSet<u64> =
+            next.iter().map(|t| fp(&relative.normalized(t))).collect();
+        let normal = relative.normalized(&s);
+        shifted += usize::from(fp(&normal) != fp(&s));
+        let via_relative: BTreeSet<u64> = successors(&relative, &normal).iter().map(fp).collect();
+        assert_eq!(via_absolute, via_relative, "{s:?}");
+        // And every property and liveness goal reads the same on both.
+        for (p, q) in absolute.properties().iter().zip(relative.properties()) {
+            assert_eq!(
+                (p.condition)(&absolute, &s),
+                (q.condition)(&relative, &normal),
+                "{}: {s:?}",
+                p.name
+            );
+        }
+        for (p, q) in absolute
+            .liveness_claims()
+            .iter()
+            .zip(relative.liveness_claims())
+        {
+            assert_eq!(
+                (p.goal)(&absolute, &s),
+                (q.goal)(&relative, &normal),
+                "{}: {s:?}",
+                p.name
+            );
+        }
+        queue.extend(next);
+    }
+    eprintln!("{} states, {shifted} shifted", seen.len());
+    assert!(seen.len() > 10_000, "{} states", seen.len());
+    assert!(
+        shifted > 1_000,
+        "the shift was exercised on {shifted} states"
+    );
 }

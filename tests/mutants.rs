@@ -14,7 +14,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
     let mut job = Job::from_scenario(&scenario);
     job.options.keep_going = false;
     job.options.seeded_bug = Some(mutation.to_string());
-    job.recoverability = false;
+    job.liveness = false;
     let result = run::run_job(&job, &mut |_| {}).expect("run");
     result
         .properties
@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 12);
+    assert_eq!(bugs.len(), 13);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -35,7 +35,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
         assert!(bug.name.starts_with(bug.protocol.name()), "{}", bug.name);
     }
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
-    assert_eq!(raft.count(), 6);
+    assert_eq!(raft.count(), 7);
 }
 
 #[test]
@@ -83,4 +83,52 @@ fn a_ring_that_elects_its_initiator_is_caught() {
         "ring-3-ordered-crash-stop-timely",
     );
     assert!(SPLIT_BRAIN.contains(&by.as_str()), "{by}");
+}
+
+/// A deadlock after GST is a violation of stabilisation, with a trace that
+/// ends where nothing can happen any more: here every node stood for
+/// election before GST, each candidate without an election timer, and the
+/// votes were lost.
+#[test]
+fn a_candidate_without_a_timer_deadlocks_after_gst() {
+    use elect::model::ModelConfig;
+    use elect::verification::verdict::CheckOptions;
+
+    let config = ModelConfig {
+        max_term: 1,
+        ..ModelConfig::default_for(ProtocolKind::Raft)
+    };
+    let mut job = Job::new(
+        ProtocolKind::Raft,
+        config,
+        CheckOptions::defaults_for(ProtocolKind::Raft),
+    );
+    job.options.seeded_bug = Some("raft/candidate-without-timer".into());
+    let result = run::run_job(&job, &mut |_| {}).expect("run");
+    let stable = result
+        .properties
+        .iter()
+        .find(|p| p.name == "stable leader after GST")
+        .expect("checked");
+    assert_eq!(stable.outcome, Outcome::Violated);
+    let trace = stable.trace.as_ref().expect("a trace");
+    assert!(
+        trace.steps.iter().any(|s| s.action.starts_with("GST")),
+        "{trace}"
+    );
+    // Safety is not what breaks: the seeded bug only takes away a timer.
+    let safety = result
+        .properties
+        .iter()
+        .find(|p| p.name == "election safety");
+    assert!(safety.is_some_and(|p| !p.outcome.is_refutation()));
+    // Without the bug the same model stabilises.
+    job.options.seeded_bug = None;
+    let clean = run::run_job(&job, &mut |_| {}).expect("run");
+    assert!(clean.all_met(), "{:?}", clean.properties);
+    // The trace ends stuck: no timer armed, nothing in flight.
+    assert!(
+        trace.final_state.contains("in flight (0)") && !trace.final_state.contains('⏱'),
+        "{trace}"
+    );
 }

@@ -8,7 +8,7 @@ use crate::protocols::ProtocolKind;
 use crate::verification::report;
 use crate::verification::run::{self, CheckResult, Job};
 use crate::verification::scenario::Scenario;
-use crate::verification::verdict::{CheckOptions, Progress, Strategy};
+use crate::verification::verdict::{CheckOptions, Phase, Progress, Strategy};
 use clap::Args;
 use std::io::Write;
 use std::time::Duration;
@@ -96,10 +96,12 @@ pub struct CheckArgs {
     pub target: String,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Also check recoverability, the sound liveness property: from every
-    /// reachable state a single leader known to all can still be reached.
-    #[arg(long)]
-    pub recoverability: bool,
+    /// Decide liveness on the complete graph (default: yes): recoverability
+    /// (from every reachable state a single leader known to all can still be
+    /// reached) and, with GST, stabilisation (after GST every path reaches
+    /// one and keeps it). `--liveness=false` checks safety only.
+    #[arg(long, alias = "recoverability", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub liveness: Option<bool>,
     /// Do not explore paths longer than D steps.
     #[arg(long, value_name = "D")]
     pub depth: Option<usize>,
@@ -179,7 +181,9 @@ impl CheckArgs {
                     job.options = self.options(scenario.protocol)?;
                     job.options.keep_going = true;
                 }
-                job.recoverability |= self.recoverability;
+                if let Some(liveness) = self.liveness {
+                    job.liveness = liveness;
+                }
                 jobs.push(job);
             }
             CheckTarget::Protocols(protocols) => {
@@ -189,7 +193,7 @@ impl CheckArgs {
                         self.model.config(protocol)?,
                         self.options(protocol)?,
                     );
-                    job.recoverability = self.recoverability;
+                    job.liveness = self.liveness.unwrap_or(true);
                     jobs.push(job);
                 }
             }
@@ -237,6 +241,18 @@ fn check_one(job: &Job, quiet: bool) -> Result<CheckResult, Failure> {
         }
         if p.elapsed.is_zero() {
             let _ = writeln!(stderr, "checking {}: {}", job.name, job.config.describe());
+            return;
+        }
+        if p.phase == Phase::Liveness {
+            let rate = p.unique_states as f64 / p.elapsed.as_secs_f64().max(1e-3);
+            let _ = writeln!(
+                stderr,
+                "  … liveness graph {:>6.1} s  {} states, {} edges, {:.0} states/s",
+                p.elapsed.as_secs_f64(),
+                p.unique_states,
+                p.states,
+                rate
+            );
             return;
         }
         let rate = p.unique_states as f64 / p.elapsed.as_secs_f64().max(1e-3);

@@ -45,7 +45,12 @@ pub struct ModelArgs {
     /// With --gst: steps after GST within which the leader must be stable.
     #[arg(long, value_name = "STEPS")]
     pub stabilize_within: Option<usize>,
-    /// Bound: highest term explored (Raft).
+    /// Shift terms so that the lowest is 0 (Raft): --max-term then bounds
+    /// the spread of terms, and no election is cut off by a last term.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub normalize_terms: Option<bool>,
+    /// Bound: highest term explored (Raft), or the highest spread of terms
+    /// with --normalize-terms.
     #[arg(long, value_name = "T")]
     pub max_term: Option<u64>,
     /// Bound: most messages in flight at once.
@@ -74,7 +79,10 @@ impl ModelArgs {
         set(&mut c.partitions, self.partitions);
         set(&mut c.timing, self.timing);
         set(&mut c.gst, self.gst);
-        set(&mut c.stabilize_within, self.stabilize_within);
+        if self.stabilize_within.is_some() {
+            c.stabilize_within = self.stabilize_within;
+        }
+        set(&mut c.normalize_terms, self.normalize_terms);
         set(&mut c.max_term, self.max_term);
         set(&mut c.max_in_flight, self.max_in_flight);
         c.validate()
@@ -95,6 +103,7 @@ impl ModelArgs {
             self.timing.is_some(),
             self.gst.is_some(),
             self.stabilize_within.is_some(),
+            self.normalize_terms.is_some(),
             self.max_term.is_some(),
             self.max_in_flight.is_some(),
         ]

@@ -7,12 +7,12 @@
 //! attached here, where the model is built — as Stateright's own examples
 //! attach properties beside the actor rather than inside it.
 
-use super::properties;
+use super::properties::{self, Liveness, LivenessClaim};
 use super::seeded::{SeededBug, Tamper};
 use super::{ElectionModel, ModelConfig, NetworkKind, Timing};
 use crate::protocols::bully::Bully;
 use crate::protocols::bully_halt::BullyHalt;
-use crate::protocols::raft::{Raft, RaftMsg, RaftRole, RaftState};
+use crate::protocols::raft::{Raft, RaftMsg, RaftRole, RaftState, RaftTimer};
 use crate::protocols::ring::Ring;
 use crate::protocols::{Deviation, Protocol};
 use stateright::actor::Id;
@@ -25,6 +25,12 @@ pub trait Modelled: Protocol {
     /// [`properties::common`].
     fn claims() -> Vec<Property<ElectionModel<Self>>>;
 
+    /// The liveness claims decided on the complete graph: the common ones
+    /// ([`properties::liveness_common`]) unless a protocol promises more.
+    fn liveness_claims(config: &ModelConfig) -> Vec<LivenessClaim<Self>> {
+        properties::liveness_common(config)
+    }
+
     /// The configuration `elect check <protocol>` uses when no flag changes
     /// it: the strongest fault model under which the protocol's safety
     /// claims hold, with at least one crash.
@@ -34,8 +40,25 @@ pub trait Modelled: Protocol {
     fn seeded_bugs() -> Vec<SeededBug<Self>>;
 }
 
+/// The seed's promise, "the process with the highest id that is still
+/// active becomes the coordinator", as liveness: after GST every path
+/// reaches a state in which the highest live id leads and every live node
+/// follows it, and stays there (Bully and Ring, with GST).
+fn highest_leads_after_gst<P: Modelled>(config: &ModelConfig) -> Vec<LivenessClaim<P>> {
+    let mut claims = properties::liveness_common(config);
+    if config.gst {
+        claims.push(LivenessClaim {
+            name: "highest live id leads after GST",
+            kind: Liveness::Stabilisation,
+            goal: properties::highest_live_id_known_to_all::<P>,
+        });
+    }
+    claims
+}
+
 /// The defaults the seed's Bully and Ring share: 4 nodes, a reliable
-/// unordered network, two crash-stop failures, timely timing.
+/// unordered network, two crash-stop failures, timely timing, and a GST
+/// step, so that the default check decides stabilisation too.
 fn seed_default() -> ModelConfig {
     ModelConfig {
         nodes: 4,
@@ -46,8 +69,9 @@ fn seed_default() -> ModelConfig {
         persist: true,
         partitions: 0,
         timing: Timing::Timely,
-        gst: false,
-        stabilize_within: ModelConfig::DEFAULT_STABILIZE_WITHIN,
+        gst: true,
+        stabilize_within: None,
+        normalize_terms: false,
         max_term: 0,
         max_in_flight: 10,
     }
@@ -69,6 +93,10 @@ fn seed_default() -> ModelConfig {
 /// while the old coordinator has not yet heard of it. The checker prints
 /// each of these counterexamples.
 impl Modelled for Bully {
+    fn liveness_claims(config: &ModelConfig) -> Vec<LivenessClaim<Self>> {
+        highest_leads_after_gst(config)
+    }
+
     fn claims() -> Vec<Property<ElectionModel<Self>>> {
         vec![
             Property::always("single leader", properties::single_live_leader::<Bully>),
@@ -185,6 +213,10 @@ impl Modelled for BullyHalt {
 /// while the ack is still in flight or the ack is lost: a live node is
 /// skipped and left out of the election.
 impl Modelled for Ring {
+    fn liveness_claims(config: &ModelConfig) -> Vec<LivenessClaim<Self>> {
+        highest_leads_after_gst(config)
+    }
+
     fn claims() -> Vec<Property<ElectionModel<Self>>> {
         vec![
             Property::always("single leader", properties::single_live_leader::<Ring>),
@@ -260,8 +292,11 @@ impl Modelled for Raft {
     }
 
     /// Raft's election safety needs no timing or delivery assumption: loss,
-    /// reordering, a crash with recovery and asynchronous timers, within
-    /// terms ≤ 2 and 5 messages in flight.
+    /// reordering, a crash with recovery and asynchronous timers before
+    /// GST. Terms are normalised (the lowest is 0), so no election is cut
+    /// off by a last term: the bounds are a spread of terms ≤ 2 and 3
+    /// messages in flight before GST (after GST there are none: see
+    /// `ElectionModel::beyond`).
     fn default_model() -> ModelConfig {
         ModelConfig {
             nodes: 3,
@@ -269,8 +304,9 @@ impl Modelled for Raft {
             crashes: 1,
             recover: true,
             timing: Timing::Asynchronous,
+            normalize_terms: true,
             max_term: 2,
-            max_in_flight: 5,
+            max_in_flight: 3,
             ..seed_default()
         }
     }
@@ -311,6 +347,13 @@ impl Modelled for Raft {
                 tamper: Tamper::Deviation(Deviation::RaftQuorumOfHalf),
             },
             SeededBug {
+                name: "raft/candidate-without-timer",
+                what:
+                    "a candidate does not arm its election timer, so a split vote is never retried",
+                scenario: "raft-3-relative-gst",
+                tamper: Tamper::NeverArm(candidate_election_timer),
+            },
+            SeededBug {
                 name: "raft/leader-ignores-reply-term",
                 what: "a leader does not check the term of heartbeat replies",
                 scenario: SCENARIO,
@@ -331,6 +374,11 @@ fn forget_vote_for_another(state: &RaftState, src: Id, msg: &RaftMsg) -> Option<
         voted_for: None,
         ..state.clone()
     })
+}
+
+/// `raft/candidate-without-timer`: the election timer a candidate arms.
+fn candidate_election_timer(after: &RaftState, timer: &RaftTimer) -> bool {
+    after.role == RaftRole::Candidate && *timer == RaftTimer::Election
 }
 
 /// `raft/no-step-down-on-higher-term`: a leader or candidate that adopted a

@@ -61,10 +61,6 @@ fn yes() -> bool {
     true
 }
 
-fn default_stabilize_within() -> usize {
-    ModelConfig::DEFAULT_STABILIZE_WITHIN
-}
-
 /// One checked configuration: the cluster and the faults it may suffer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,13 +89,23 @@ pub struct ModelConfig {
     /// Adds a "GST" step (global stabilisation time) that the checker may
     /// take at any point: afterwards no crash, recovery, loss or partition
     /// happens, timing is timely, and timers are fair: a heartbeat does not
-    /// fire while a timer it does not restart is armed at a live node.
+    /// fire while a timer it does not restart is armed at a live node. The
+    /// liveness check then decides "stable leader after GST": every path
+    /// after GST reaches a single leader known to all, and keeps it.
     #[serde(default)]
     pub gst: bool,
-    /// With `gst`: within this many steps after GST a single leader known to
-    /// every live node must exist, and stay.
-    #[serde(default = "default_stabilize_within")]
-    pub stabilize_within: usize,
+    /// With `gst`: the most steps after GST that stabilisation may take
+    /// (the check reports how many it takes; this makes more a violation).
+    #[serde(default)]
+    pub stabilize_within: Option<usize>,
+    /// Shift every term of a state down so that the lowest is 0 (protocols
+    /// with terms). Behaviour depends only on the order and equality of
+    /// terms, so states that differ by such a shift are one state: an
+    /// election beyond the last term is no longer cut off, and `max_term`
+    /// bounds the spread between the lowest and the highest term instead.
+    /// Needs `persist` (a node that loses its storage goes back to term 0).
+    #[serde(default)]
+    pub normalize_terms: bool,
     /// Bound: states in which a node's term exceeds this are not explored
     /// (protocols with terms only).
     pub max_term: u64,
@@ -135,6 +141,8 @@ pub enum ConfigError {
     PartitionsNeedTwoNodes,
     /// A stabilisation bound of zero steps.
     ZeroStabilizeWithin,
+    /// Relative terms where a node can forget its term.
+    NormalizedTermsWithoutStorage,
 }
 
 /// How an error names a setting.
@@ -187,15 +195,16 @@ impl ConfigError {
             ConfigError::ZeroStabilizeWithin => {
                 format!("{} must be at least 1 step", n("stabilize_within"))
             }
+            ConfigError::NormalizedTermsWithoutStorage => format!(
+                "{} needs {}: a node that loses its storage goes back to term 0",
+                n("normalize_terms"),
+                n("persist")
+            ),
         }
     }
 }
 
 impl ModelConfig {
-    /// Steps after GST within which a stable leader must exist, unless the
-    /// configuration says otherwise.
-    pub const DEFAULT_STABILIZE_WITHIN: usize = 30;
-
     /// The configuration `elect check <protocol>` uses when no flag changes
     /// it (see [`super::Modelled::default_model`]).
     pub fn default_for(kind: ProtocolKind) -> ModelConfig {
@@ -226,8 +235,11 @@ impl ModelConfig {
         if self.partitions > 0 && self.nodes < 2 {
             return Err(ConfigError::PartitionsNeedTwoNodes);
         }
-        if self.gst && self.stabilize_within == 0 {
+        if self.stabilize_within == Some(0) {
             return Err(ConfigError::ZeroStabilizeWithin);
+        }
+        if self.normalize_terms && !self.persist {
+            return Err(ConfigError::NormalizedTermsWithoutStorage);
         }
         Ok(())
     }
@@ -257,13 +269,17 @@ impl ModelConfig {
         }
         parts.push(format!("{} timing", self.timing));
         if self.gst {
-            parts.push(format!(
-                "GST, stable within {} steps",
-                self.stabilize_within
-            ));
+            parts.push(match self.stabilize_within {
+                Some(k) => format!("GST, stable within {k} steps"),
+                None => "GST".to_string(),
+            });
         }
         parts.push(format!("≤{} messages in flight", self.max_in_flight));
-        parts.push(format!("terms ≤{}", self.max_term));
+        parts.push(if self.normalize_terms {
+            format!("terms relative, spread ≤{}", self.max_term)
+        } else {
+            format!("terms ≤{}", self.max_term)
+        });
         parts.join(", ")
     }
 }

@@ -16,6 +16,7 @@ mod system;
 
 pub use claims::Modelled;
 pub use config::{ConfigError, ModelConfig, Naming, NetworkKind, Timing};
+pub use properties::{Liveness, LivenessClaim};
 pub use seeded::{BugInfo, ModelNode, SeededBug};
 pub use system::{describe_action, describe_partition, in_flight, Action, Env, Step, System};
 
@@ -28,6 +29,24 @@ use stateright::actor::{
 use stateright::{Model, Property};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// The bounds that keep a model finite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bound {
+    /// The cap on messages in flight.
+    InFlight,
+    /// The highest term (or, with normalised terms, the spread of terms).
+    Term,
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bound::InFlight => "the cap on messages in flight",
+            Bound::Term => "the term bound",
+        })
+    }
+}
 
 /// A seeded bug name that names no bug of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -127,6 +146,43 @@ impl<P: Modelled> ElectionModel<P> {
             splits,
             bound_hit: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// `state` with its terms shifted down so that the lowest is 0, as
+    /// `normalize_terms` does after every step (see [`normalize_terms`]).
+    pub fn normalized(&self, state: &System<P>) -> System<P> {
+        let mut shifted = state.0.clone();
+        normalize_terms(&mut shifted, self.may_recover(state));
+        System(shifted)
+    }
+
+    /// Which bound `state` lies beyond, if any. After GST the bounds no
+    /// longer apply: under the timing rules that hold then, a timer fires
+    /// only on a quiet network, so every burst of messages dies out and
+    /// terms rise by at most one election before the nodes agree — the
+    /// graph after GST is finite without them (and the liveness check's cap
+    /// on states is the safety net if a protocol broke that).
+    pub fn beyond(&self, state: &System<P>) -> Option<Bound> {
+        if state.env().after_gst() {
+            return None;
+        }
+        if state.in_flight() > self.config.max_in_flight {
+            return Some(Bound::InFlight);
+        }
+        let too_high = state
+            .nodes()
+            .any(|(_, s, _)| s.term().is_some_and(|t| t > self.config.max_term));
+        too_high.then_some(Bound::Term)
+    }
+
+    /// Whether crashed nodes may still recover in `state`.
+    fn may_recover(&self, state: &System<P>) -> bool {
+        self.config.recover && !state.env().after_gst()
+    }
+
+    /// The liveness claims decided on this model's complete graph.
+    pub fn liveness_claims(&self) -> Vec<LivenessClaim<P>> {
+        P::liveness_claims(&self.config)
     }
 
     /// The protocol node `id` runs.
@@ -241,13 +297,8 @@ impl<P: Modelled> ElectionModel<P> {
     }
 
     /// Applies the environment's bookkeeping after a step.
-    fn settle(&self, state: &mut ActorModelState<ModelNode<P>, Env>, counts_after_gst: bool) {
-        let env = &mut state.history;
-        if counts_after_gst {
-            if let Some(steps) = env.since_gst.as_mut() {
-                *steps = (*steps + 1).min(self.config.stabilize_within);
-            }
-        }
+    fn settle(&self, state: &mut ActorModelState<ModelNode<P>, Env>) {
+        let env = &state.history;
         // Messages to crashed nodes are lost under timely timing, and
         // messages across a partition are lost always.
         let timely = self.config.timing == Timing::Timely || env.after_gst();
@@ -275,7 +326,111 @@ impl<P: Modelled> ElectionModel<P> {
             }
         }
         state.history.leaders.extend(leaders);
+        if self.config.normalize_terms {
+            let may_recover = self.config.recover && !state.history.after_gst();
+            normalize_terms(state, may_recover);
+        }
     }
+}
+
+/// Shifts the terms in `state` down so that the lowest term that can still
+/// matter becomes 0 — or 1, when some dead value lies below it, which then
+/// becomes 0, "older than every term that matters".
+///
+/// The terms that can matter are those of the live nodes, of the messages in
+/// flight, and of what crashed nodes saved, as long as they may still recover
+/// (recovery is allowed and GST has not passed). A crashed node's last state,
+/// and what a node saved that will never recover, are dead: they decide
+/// nothing any more, and only the properties read them, comparing them with
+/// live terms, which the clamp to 0 keeps exact.
+///
+/// Why this changes no verdict (a functional bisimulation): Raft's handlers
+/// only compare terms with each other and add one to them, so shifting every
+/// term that matters by the same amount shifts every successor by it too; the
+/// properties read roles, leaders, the order of terms and the recorded
+/// (term, leader) pairs, all invariant under the shift. The lowest term that
+/// matters never decreases (a node keeps its term across crashes — hence
+/// `persist` — and a message carries its sender's current term), so no node
+/// can again lead in a term below it: recorded leaders of such terms can take
+/// part in no future violation of election safety and are forgotten.
+/// `tests/model_checking.rs` checks on every reachable state of a small model
+/// that the successors of a normalised state are exactly the normalised
+/// successors.
+fn normalize_terms<P: Modelled>(state: &mut ActorModelState<ModelNode<P>, Env>, may_recover: bool) {
+    use crate::protocols::Terms;
+    let live = |i: usize| !state.crashed[i];
+    let lowest = state
+        .actor_states
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| live(i))
+        .filter_map(|(_, s)| s.lowest_term())
+        .chain(
+            state
+                .actor_storages
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| live(i) || may_recover)
+                // A node that saved nothing restarts at term 0.
+                .filter_map(|(_, s)| match s {
+                    Some(saved) => saved.lowest_term(),
+                    None => P::HAS_TERMS.then_some(0),
+                }),
+        )
+        .chain(in_flight(&state.network).filter_map(|(_, _, m)| m.lowest_term()))
+        .min();
+    let Some(lowest) = lowest else {
+        return;
+    };
+    let dead_terms = state
+        .actor_states
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| !live(i))
+        .filter_map(|(_, s)| s.lowest_term())
+        .chain(
+            state
+                .actor_storages
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| !live(i) && !may_recover)
+                .filter_map(|(_, s)| s.as_ref().and_then(Terms::lowest_term)),
+        );
+    let below = dead_terms.into_iter().any(|t| t < lowest);
+    let by = if below { lowest - 1 } else { lowest };
+    if by == 0 && !below {
+        return;
+    }
+    // A dead value below the lowest term that matters goes to 0; every other
+    // term goes down by `by`.
+    let shift = |t: u64| if t < lowest { t } else { by };
+    for s in state.actor_states.iter_mut() {
+        if let Some(t) = s.lowest_term() {
+            *s = Arc::new(s.lower_terms(shift(t)));
+        }
+    }
+    for s in state.actor_storages.iter_mut().flatten() {
+        if let Some(t) = s.lowest_term() {
+            *s = s.lower_terms(shift(t));
+        }
+    }
+    let envelopes: Vec<Envelope<P::Msg>> = in_flight(&state.network)
+        .map(|(src, dst, msg)| Envelope {
+            src,
+            dst,
+            msg: msg.lower_terms(by),
+        })
+        .collect();
+    state.network = match &state.network {
+        Network::Ordered(_) => Network::new_ordered(envelopes),
+        Network::UnorderedNonDuplicating(_) => Network::new_unordered_nonduplicating(envelopes),
+        Network::UnorderedDuplicating(..) => Network::new_unordered_duplicating(envelopes),
+    };
+    state.history.leaders = std::mem::take(&mut state.history.leaders)
+        .into_iter()
+        .filter(|&(term, _)| term >= lowest)
+        .map(|(term, id)| (term - by, id))
+        .collect();
 }
 
 impl<P: Modelled> Model for ElectionModel<P> {
@@ -287,13 +442,19 @@ impl<P: Modelled> Model for ElectionModel<P> {
             .init_states()
             .into_iter()
             .map(|mut s| {
-                self.settle(&mut s, false);
+                self.settle(&mut s);
                 System(s)
             })
             .collect()
     }
 
     fn actions(&self, state: &System<P>, actions: &mut Vec<Action<P>>) {
+        // A state beyond a bound is checked like any other (a safety
+        // violation there is a real one) but not explored further.
+        if self.beyond(state).is_some() {
+            self.bound_hit.store(true, Ordering::Relaxed);
+            return;
+        }
         let mut actor_actions = Vec::new();
         self.inner.actions(&state.0, &mut actor_actions);
         actions.extend(
@@ -359,13 +520,12 @@ impl<P: Modelled> Model for ElectionModel<P> {
             }
             Step::Gst => {
                 let mut next = state.0.clone();
-                next.history.since_gst = Some(0);
+                next.history.gst = true;
                 next.history.partition = None;
-                self.settle(&mut next, false);
-                return Some(System(next));
+                next
             }
         };
-        self.settle(&mut next, true);
+        self.settle(&mut next);
         Some(System(next))
     }
 
@@ -377,15 +537,12 @@ impl<P: Modelled> Model for ElectionModel<P> {
         self.properties.clone()
     }
 
-    fn within_boundary(&self, state: &System<P>) -> bool {
-        let within = state.in_flight() <= self.config.max_in_flight
-            && state
-                .nodes()
-                .all(|(_, s, _)| s.term().is_none_or(|t| t <= self.config.max_term));
-        if !within {
-            self.bound_hit.store(true, Ordering::Relaxed);
-        }
-        within
+    /// Every state is within the boundary: the bounds act in
+    /// [`Model::actions`], which gives a state beyond one no successors, so
+    /// that the checker still evaluates every property on it ("check at the
+    /// cut") without exploring past it.
+    fn within_boundary(&self, _state: &System<P>) -> bool {
+        true
     }
 }
 
@@ -448,7 +605,7 @@ mod tests {
                 }
             }));
         if gst {
-            state.0.history.since_gst = Some(0);
+            state.0.history.gst = true;
         }
         state
     }

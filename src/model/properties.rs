@@ -12,17 +12,14 @@ use stateright::actor::Id;
 use stateright::Property;
 use std::collections::BTreeMap;
 
-/// The properties every protocol is checked for besides its own safety
-/// properties:
-/// - `a leader is elected` (sometimes): sanity, the model is not vacuous;
+/// The sanity properties every protocol is checked for besides its own
+/// safety properties:
+/// - `a leader is elected` (sometimes): some live node leads in a state
+///   the checker reached — the model is not vacuous;
 /// - `a new leader after the leader crashed` (sometimes, when crashes are
-///   allowed): sanity, recovery from a leader crash is possible;
-/// - `eventually one leader known to all` (eventually): liveness as
-///   Stateright checks it, on acyclic paths only, so never reported as
-///   holding (see `verification::liveness` for the sound check);
-/// - `stable leader after GST` (always, when the model has a GST step):
-///   at most `stabilize_within` steps after GST, and at every step after
-///   that, exactly one live node leads and every live node knows it.
+///   allowed): recovery from a leader crash is possible.
+///
+/// Liveness is decided on the complete graph instead ([`liveness_common`]).
 pub fn common<P: Modelled>(config: &ModelConfig) -> Vec<Property<ElectionModel<P>>> {
     let mut properties = vec![Property::sometimes(
         "a leader is elected",
@@ -34,18 +31,56 @@ pub fn common<P: Modelled>(config: &ModelConfig) -> Vec<Property<ElectionModel<P
             reelected_after_crash::<P>,
         ));
     }
-    properties.push(Property::eventually(
-        "eventually one leader known to all",
-        one_leader_known_to_all::<P>,
-    ));
-    if config.gst {
-        properties.push(Property::always(
-            "stable leader after GST",
-            stable_after_gst::<P>,
-        ));
-    }
     properties
 }
+
+/// The two ways a liveness claim is decided on the complete graph (see
+/// `verification::liveness`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// `AG EF goal`: from every reachable state a goal state is reachable.
+    Recoverability,
+    /// `AF AG goal` after GST: every path after GST reaches a goal state
+    /// and stays among goal states.
+    Stabilisation,
+}
+
+/// A liveness claim: its name, how it is decided, and its goal states.
+pub struct LivenessClaim<P: Modelled> {
+    /// The name reports and scenario files use.
+    pub name: &'static str,
+    /// How it is decided.
+    pub kind: Liveness,
+    /// The goal.
+    pub goal: fn(&ElectionModel<P>, &System<P>) -> bool,
+}
+
+/// The liveness claims every protocol is checked for:
+/// - `recoverability` (AG EF): from every reachable state, a state in which
+///   exactly one live node leads and every live node knows it can still be
+///   reached. Assumes nothing about what the system does; a livelock that
+///   could always be escaped passes it.
+/// - `stable leader after GST` (AF AG, when the model has GST): every path
+///   after GST reaches such a state and stays in such states. Assumes the
+///   timing rules that hold after GST (timely timers, fair heartbeats).
+pub fn liveness_common<P: Modelled>(config: &ModelConfig) -> Vec<LivenessClaim<P>> {
+    let mut claims = vec![LivenessClaim {
+        name: RECOVERABILITY,
+        kind: Liveness::Recoverability,
+        goal: one_leader_known_to_all::<P>,
+    }];
+    if config.gst {
+        claims.push(LivenessClaim {
+            name: "stable leader after GST",
+            kind: Liveness::Stabilisation,
+            goal: one_leader_known_to_all::<P>,
+        });
+    }
+    claims
+}
+
+/// The name of the recoverability claim.
+pub const RECOVERABILITY: &str = "recoverability";
 
 /// Live nodes that currently act as leader.
 pub fn live_leaders<P: Modelled>(state: &System<P>) -> impl Iterator<Item = Id> + '_ {
@@ -144,14 +179,12 @@ pub fn one_leader_known_to_all<P: Modelled>(_: &ElectionModel<P>, state: &System
     }
 }
 
-/// Stabilisation: once `stabilize_within` steps have passed since GST, one
-/// leader is known to all live nodes (and, since this is checked in every
-/// later state, it stays so).
-pub fn stable_after_gst<P: Modelled>(model: &ElectionModel<P>, state: &System<P>) -> bool {
-    match state.env().since_gst {
-        Some(steps) if steps >= model.config.stabilize_within => {
-            one_leader_known_to_all(model, state)
-        }
-        _ => true,
-    }
+/// The seed's promise for Bully and Ring as a goal: exactly one live node
+/// leads, every live node follows it, and it is the highest live id.
+pub fn highest_live_id_known_to_all<P: Modelled>(
+    model: &ElectionModel<P>,
+    state: &System<P>,
+) -> bool {
+    let highest = state.live().map(|(id, _)| id).max();
+    one_leader_known_to_all(model, state) && live_leaders(state).next() == highest
 }

@@ -67,6 +67,9 @@ pub enum Tamper<P: Protocol> {
     /// After a message is handled, part of the state before it is put back
     /// (the node fails to leave a role): `undo(before, after)`.
     Undo(fn(&P::State, &mut P::State)),
+    /// A timer is not armed: `forgets(state_after, timer)` says which, from
+    /// the state the handler left.
+    NeverArm(fn(&P::State, &P::Timer) -> bool),
     /// A deviation inside the algorithm (see [`Deviation`]).
     Deviation(Deviation),
 }
@@ -86,6 +89,7 @@ impl<P: Protocol> Clone for Tamper<P> {
             Tamper::RewriteIncoming(f) => Tamper::RewriteIncoming(*f),
             Tamper::Forget(f) => Tamper::Forget(*f),
             Tamper::Undo(f) => Tamper::Undo(*f),
+            Tamper::NeverArm(f) => Tamper::NeverArm(*f),
             Tamper::Deviation(d) => Tamper::Deviation(*d),
         }
     }
@@ -153,8 +157,15 @@ impl<P: Protocol> ModelNode<P> {
         &self.protocol
     }
 
-    /// Moves the protocol's commands into `o`, less those the bug removes.
-    fn pass_on(&self, inner: Out<P>, handling: Option<&'static str>, o: &mut Out<Self>) {
+    /// Moves the protocol's commands into `o`, less those the bug removes;
+    /// `after` is the state the handler left.
+    fn pass_on(
+        &self,
+        inner: Out<P>,
+        handling: Option<&'static str>,
+        after: &P::State,
+        o: &mut Out<Self>,
+    ) {
         let keep = |command: &Command<P::Msg, P::Timer, P::Random, P::Storage>| match (
             &self.tamper,
             command,
@@ -162,6 +173,9 @@ impl<P: Protocol> ModelNode<P> {
             (Some(Tamper::NeverSend(kind)), Command::Send(_, msg)) => P::message_kind(msg) != *kind,
             (Some(Tamper::SkipSaves { handling: kind }), Command::Save(_)) => {
                 handling != Some(*kind)
+            }
+            (Some(Tamper::NeverArm(forgets)), Command::SetTimer(timer, _)) => {
+                !forgets(after, timer)
             }
             _ => true,
         };
@@ -180,7 +194,7 @@ impl<P: Protocol> Actor for ModelNode<P> {
     fn on_start(&self, id: Id, storage: &Option<P::Storage>, o: &mut Out<Self>) -> P::State {
         let mut inner = Out::new();
         let state = self.protocol.on_start(id, storage, &mut inner);
-        self.pass_on(inner, None, o);
+        self.pass_on(inner, None, &state, o);
         state
     }
 
@@ -209,7 +223,7 @@ impl<P: Protocol> Actor for ModelNode<P> {
             if let (Some(Tamper::Undo(undo)), Some(before)) = (&self.tamper, &before) {
                 undo(before, state.to_mut());
             }
-            self.pass_on(inner, Some(kind), o);
+            self.pass_on(inner, Some(kind), state, o);
         }
         // Every delivery consumes its message (see the type's doc).
         state.to_mut();
@@ -218,13 +232,13 @@ impl<P: Protocol> Actor for ModelNode<P> {
     fn on_timeout(&self, id: Id, state: &mut Cow<P::State>, timer: &P::Timer, o: &mut Out<Self>) {
         let mut inner = Out::new();
         self.protocol.on_timeout(id, state, timer, &mut inner);
-        self.pass_on(inner, None, o);
+        self.pass_on(inner, None, state, o);
     }
 
     fn on_random(&self, id: Id, state: &mut Cow<P::State>, random: &P::Random, o: &mut Out<Self>) {
         let mut inner = Out::new();
         self.protocol.on_random(id, state, random, &mut inner);
-        self.pass_on(inner, None, o);
+        self.pass_on(inner, None, state, o);
     }
 
     fn name(&self) -> String {

@@ -21,9 +21,8 @@ pub struct Env {
     /// While the network is split: which side each node is on. Normalised
     /// so that node 0 is on side `false`.
     pub partition: Option<Vec<bool>>,
-    /// Steps taken since GST (saturating at the stabilisation bound), or
-    /// `None` before GST.
-    pub since_gst: Option<usize>,
+    /// Whether the GST step has been taken.
+    pub gst: bool,
     /// Every (term, node) seen acting as leader during the execution, for
     /// protocols with terms: election safety is a property of the history.
     pub leaders: BTreeSet<(u64, Id)>,
@@ -43,7 +42,7 @@ impl Env {
 
     /// Whether the GST step has been taken.
     pub fn after_gst(&self) -> bool {
-        self.since_gst.is_some()
+        self.gst
     }
 }
 
@@ -75,7 +74,7 @@ impl Rewrite<Id> for Env {
                 .partition
                 .as_ref()
                 .map(|side| normalise(reindex(side, plan, false))),
-            since_gst: self.since_gst,
+            gst: self.gst,
             leaders: self.leaders.rewrite(plan),
             ignored_higher_term: self.ignored_higher_term,
         }
@@ -201,8 +200,8 @@ impl<P: Protocol> fmt::Debug for System<P> {
         if let Some(side) = &env.partition {
             writeln!(f, "network split: {}", describe_partition(side))?;
         }
-        if let Some(steps) = env.since_gst {
-            writeln!(f, "after GST: {steps} steps")?;
+        if env.gst {
+            writeln!(f, "after GST")?;
         }
         write!(f, "crashes so far: {}", env.crashes)?;
         if !env.leaders.is_empty() {

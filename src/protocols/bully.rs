@@ -312,6 +312,8 @@ impl Rewrite<Id> for BullyState {
     }
 }
 
+crate::no_terms!(BullyState, BullyMsg);
+
 impl Rewrite<Id> for BullyMsg {
     fn rewrite<S>(&self, _plan: &RewritePlan<Id, S>) -> Self {
         self.clone()

@@ -462,6 +462,8 @@ impl Rewrite<Id> for BullyHaltState {
     }
 }
 
+crate::no_terms!(BullyHaltState, BullyHaltMsg);
+
 impl Rewrite<Id> for BullyHaltMsg {
     fn rewrite<S>(&self, _plan: &RewritePlan<Id, S>) -> Self {
         self.clone()

@@ -305,10 +305,10 @@ macro_rules! with_protocol {
 ///   `reply < heartbeat < election` ([`Timeouts::validate`]).
 pub trait Protocol:
     Actor<
-        State: Leadership + Ord + Send + Sync + Serialize + Rewrite<Id>,
-        Msg: Ord + Send + Sync + Serialize + DeserializeOwned + Rewrite<Id>,
+        State: Leadership + Ord + Send + Sync + Serialize + Rewrite<Id> + Terms,
+        Msg: Ord + Send + Sync + Serialize + DeserializeOwned + Rewrite<Id> + Terms,
         Timer: Ord + Send + Sync + Serialize,
-        Storage: Send + Sync + Serialize + DeserializeOwned + Rewrite<Id>,
+        Storage: Send + Sync + Serialize + DeserializeOwned + Rewrite<Id> + Terms,
         Random: Send + Sync + Serialize + Rewrite<Id>,
     > + Clone
     + Debug
@@ -363,6 +363,37 @@ pub trait Protocol:
         None
     }
 }
+
+/// Values that carry terms (Raft's states, messages and storage), so that
+/// the checker can shift every term of a system state down by the same
+/// amount: a protocol whose handlers only compare terms and add one to them
+/// behaves the same after such a shift (see
+/// `model::ModelConfig::normalize_terms`). A node that starts without
+/// storage starts at term 0. Values without terms implement it as a no-op ([`no_terms!`](crate::no_terms)).
+pub trait Terms {
+    /// The lowest term the value carries, if it carries any.
+    fn lowest_term(&self) -> Option<u64>;
+    /// The value with every term it carries lowered by `by` (at most its
+    /// lowest term).
+    fn lower_terms(&self, by: u64) -> Self;
+}
+
+/// Implements [`Terms`] as a no-op for types that carry no term.
+#[macro_export]
+macro_rules! no_terms {
+    ($($t:ty),* $(,)?) => {
+        $(impl $crate::protocols::Terms for $t {
+            fn lowest_term(&self) -> Option<u64> {
+                None
+            }
+            fn lower_terms(&self, _by: u64) -> Self {
+                self.clone()
+            }
+        })*
+    };
+}
+
+no_terms!(());
 
 /// The part a timer plays, which tells the timely model how it relates to
 /// other nodes' timers.

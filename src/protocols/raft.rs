@@ -9,7 +9,7 @@
 //! AppendEntries as heartbeats. Any message from a higher term makes the
 //! receiver adopt that term and step down to follower.
 
-use super::{arm, Cluster, Deviation, MaybeId, Protocol, ProtocolKind, TimerRole};
+use super::{arm, Cluster, Deviation, MaybeId, Protocol, ProtocolKind, Terms, TimerRole};
 use crate::leadership::{Leadership, Role};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
@@ -399,6 +399,53 @@ impl Rewrite<Id> for RaftState {
 impl Rewrite<Id> for RaftMsg {
     fn rewrite<S>(&self, _plan: &RewritePlan<Id, S>) -> Self {
         self.clone()
+    }
+}
+
+// Raft only compares terms and adds one to them, so shifting every term of a
+// system by the same amount changes nothing it does (the model's
+// `normalize_terms`).
+impl Terms for RaftState {
+    fn lowest_term(&self) -> Option<u64> {
+        Some(self.term)
+    }
+
+    fn lower_terms(&self, by: u64) -> Self {
+        RaftState {
+            term: self.term - by,
+            ..self.clone()
+        }
+    }
+}
+
+impl Terms for RaftMsg {
+    fn lowest_term(&self) -> Option<u64> {
+        Some(self.term())
+    }
+
+    fn lower_terms(&self, by: u64) -> Self {
+        match *self {
+            RaftMsg::RequestVote { term } => RaftMsg::RequestVote { term: term - by },
+            RaftMsg::Vote { term, granted } => RaftMsg::Vote {
+                term: term - by,
+                granted,
+            },
+            RaftMsg::AppendEntries { term } => RaftMsg::AppendEntries { term: term - by },
+            RaftMsg::AppendEntriesReply { term } => RaftMsg::AppendEntriesReply { term: term - by },
+        }
+    }
+}
+
+impl Terms for RaftStorage {
+    fn lowest_term(&self) -> Option<u64> {
+        Some(self.current_term)
+    }
+
+    fn lower_terms(&self, by: u64) -> Self {
+        RaftStorage {
+            current_term: self.current_term - by,
+            voted_for: self.voted_for,
+        }
     }
 }
 

@@ -430,6 +430,8 @@ impl Rewrite<Id> for RingMsg {
     }
 }
 
+crate::no_terms!(RingState, RingMsg);
+
 impl Rewrite<Id> for RingState {
     fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
         RingState {

@@ -167,7 +167,7 @@ pub fn compare_symmetry(scenarios: &[Scenario]) -> Result<Vec<SymmetryRow>, Chec
     for scenario in scenarios.iter().filter(|s| s.protocol.is_symmetric()) {
         let measure = |symmetry: bool| -> Result<(usize, f64), CheckError> {
             let mut job = Job::from_scenario(scenario);
-            job.recoverability = false;
+            job.liveness = false;
             job.options = job.options.with_search(Some(Strategy::Dfs), Some(symmetry));
             job.options.keep_going = true;
             let r = run::run_job(&job, &mut |_| {})?;
@@ -230,8 +230,10 @@ pub fn render_markdown(report: &Report) -> String {
         let mut names = Vec::new();
         for r in &report.scenarios {
             for p in &r.properties {
-                if matches!(p.kind, Kind::Always | Kind::Recoverability)
-                    && seen.insert(p.name.clone())
+                if matches!(
+                    p.kind,
+                    Kind::Always | Kind::Recoverability | Kind::Stabilisation
+                ) && seen.insert(p.name.clone())
                 {
                     names.push(p.name.clone());
                 }
@@ -282,9 +284,9 @@ pub fn render_markdown(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\nStateright's own `eventually` check (\"eventually one leader known to all\") runs in every scenario but \
-         inspects acyclic paths only, so it is never counted as proof; recoverability is the sound liveness \
-         check (backward reachability over the complete graph).\n"
+        "\nLiveness is decided on the complete graph: recoverability (from every state a single leader known to \
+         all can still be reached) and, with GST, stabilisation (after GST every path reaches one and keeps it; \
+         deadlocks and livelocks are violations with a trace).\n"
     );
 
     if !report.mutants.is_empty() {

@@ -11,6 +11,7 @@ pub fn kind_label(kind: Kind) -> &'static str {
         Kind::Sometimes => "sanity",
         Kind::Eventually => "liveness",
         Kind::Recoverability => "liveness",
+        Kind::Stabilisation => "liveness",
     }
 }
 
@@ -66,39 +67,66 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
             p.outcome.to_string(),
         );
     }
-    let _ = writeln!(
-        out,
-        "  {} states, {} unique, max depth {}, {:.1} s ({}{}{}{})",
-        result.states,
-        result.unique_states,
-        result.max_depth,
-        result.seconds,
-        match result.options.strategy {
-            Strategy::Bfs => "bfs",
-            Strategy::Dfs => "dfs",
-        },
-        if result.symmetry_used {
-            " + symmetry"
-        } else {
-            ""
-        },
-        if result.exhaustive {
-            ", exhaustive"
-        } else {
-            ", stopped early"
-        },
-        if result.bound_hit { ", bounded" } else { "" },
-    );
+    let how = |search: &str| {
+        format!(
+            "{search}{}{}{}",
+            if result.symmetry_used {
+                " + symmetry"
+            } else {
+                ""
+            },
+            if result.exhaustive {
+                ", exhaustive"
+            } else {
+                ", stopped early"
+            },
+            if result.bound_hit { ", bounded" } else { "" },
+        )
+    };
     let mut printed: Vec<(&str, String)> = Vec::new();
+    match &result.liveness {
+        None => {
+            let search = match result.options.strategy {
+                Strategy::Bfs => "bfs",
+                Strategy::Dfs => "dfs",
+            };
+            let _ = writeln!(
+                out,
+                "  {} states, {} unique, max depth {}, {:.1} s ({})",
+                result.states,
+                result.unique_states,
+                result.max_depth,
+                result.seconds,
+                how(search)
+            );
+        }
+        Some(l) => {
+            let _ = writeln!(
+                out,
+                "  {} states, {} transitions, max depth {}, {:.1} s ({})",
+                l.states,
+                l.edges,
+                result.max_depth,
+                l.seconds,
+                how("complete graph, breadth-first")
+            );
+        }
+    }
     if let Some(l) = &result.liveness {
-        let _ = writeln!(
-            out,
-            "  recoverability: {} states, {} edges, {:.1} s{}",
-            l.states,
-            l.edges,
-            l.seconds,
-            if l.symmetry_used { " (symmetry)" } else { "" }
-        );
+        let settled = l.claims.iter().filter(|c| {
+            c.kind == Kind::Stabilisation
+                && matches!(c.outcome, Outcome::Holds | Outcome::HoldsWithinBound)
+        });
+        for c in settled {
+            let _ = match c.steps_to_goal {
+                Some(steps) => writeln!(out, "  {}: within {steps} steps after GST", c.name),
+                None => writeln!(
+                    out,
+                    "  {}: under fairness (no timer or delivery starved for ever), with no bound on the steps",
+                    c.name
+                ),
+            };
+        }
     }
     for p in &result.properties {
         let Some(trace) = &p.trace else { continue };
@@ -109,6 +137,7 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
             (Outcome::ExampleFound, _) => "example",
             (Outcome::NotDecided { .. }, _) => "path into the bound",
             (_, Kind::Recoverability) => "path to a state from which no leader can ever be elected",
+            (_, Kind::Stabilisation) => "path after GST that never settles on a stable leader",
             _ => "counterexample",
         };
         let text = trace.to_string();

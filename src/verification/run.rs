@@ -3,15 +3,14 @@
 //!
 //! A [`Job`] names a protocol, a configuration, the check options and what
 //! is expected of each property. [`run_job`] maps the protocol name to its
-//! type once, builds the model once, runs Stateright's checker on it and,
-//! when asked, the sound recoverability check on the same model.
+//! type once, builds the model once, runs Stateright's checker on it (safety
+//! and sanity) and, when asked, the sound liveness check on the same model
+//! ([`liveness`]).
 
 use super::liveness::{self, LivenessResult};
 use super::scenario::Scenario;
 use super::trace::Trace;
-use super::verdict::{
-    CheckOptions, Expect, Kind, Outcome, Progress, Steps, Strategy, RECOVERABILITY,
-};
+use super::verdict::{CheckOptions, Expect, Kind, Outcome, Phase, Progress, Steps, Strategy};
 use crate::model::{
     properties, Action, ConfigError, ElectionModel, ModelConfig, Modelled, System, UnknownBug,
 };
@@ -69,7 +68,7 @@ pub struct CheckResult {
     pub bound_hit: bool,
     /// Each property's verdict.
     pub properties: Vec<PropertyResult>,
-    /// Statistics of the recoverability check, when it ran.
+    /// Statistics of the liveness check, when it ran.
     pub liveness: Option<LivenessResult>,
 }
 
@@ -123,9 +122,9 @@ pub struct Job {
     pub options: CheckOptions,
     /// Expected outcome per property; unlisted properties are expected to hold.
     pub expect: BTreeMap<String, Expect>,
-    /// Also run the sound recoverability check.
-    pub recoverability: bool,
-    /// Most states the recoverability check may hold.
+    /// Also decide the liveness claims on the complete graph.
+    pub liveness: bool,
+    /// Most states the liveness check may hold.
     pub max_states: usize,
 }
 
@@ -139,7 +138,7 @@ impl Job {
             config,
             options,
             expect: BTreeMap::new(),
-            recoverability: false,
+            liveness: true,
             max_states: DEFAULT_MAX_STATES,
         }
     }
@@ -153,7 +152,7 @@ impl Job {
             config: scenario.model.clone(),
             options: scenario.options(),
             expect: scenario.expect.clone(),
-            recoverability: scenario.wants_recoverability(),
+            liveness: scenario.check.liveness.unwrap_or(true),
             max_states: scenario.check.max_states.unwrap_or(DEFAULT_MAX_STATES),
         }
     }
@@ -165,15 +164,11 @@ impl Job {
     pub fn validate(&self) -> Result<(), CheckError> {
         self.config.validate()?;
         let known = crate::with_protocol!(self.protocol, P => property_names::<P>(&self.config));
-        match self
-            .expect
-            .keys()
-            .find(|k| k.as_str() != RECOVERABILITY && !known.contains(&k.as_str()))
-        {
+        match self.expect.keys().find(|k| !known.contains(&k.as_str())) {
             Some(unknown) => Err(CheckError::UnknownProperty {
                 job: self.name.clone(),
                 name: unknown.clone(),
-                known: format!("{}, {RECOVERABILITY}", known.join(", ")),
+                known: known.join(", "),
             }),
             None => Ok(()),
         }
@@ -191,13 +186,14 @@ fn property_names<P: Modelled>(config: &ModelConfig) -> Vec<&'static str> {
         .iter()
         .chain(&properties::common::<P>(config))
         .map(|p| p.name)
+        .chain(P::liveness_claims(config).iter().map(|c| c.name))
         .collect()
 }
 
-/// Default cap on the recoverability graph (about 2 GB of edges and index).
+/// Default cap on the liveness graph (about 2 GB of edges and index).
 pub const DEFAULT_MAX_STATES: usize = 20_000_000;
 
-/// Runs a job: the Stateright check, then recoverability if asked for.
+/// Runs a job: the Stateright check, then the liveness check if asked for.
 /// `progress` hears once when the search starts (all counts zero) and every
 /// two seconds after.
 pub fn run_job(job: &Job, progress: &mut dyn FnMut(Progress)) -> Result<CheckResult, CheckError> {
@@ -217,7 +213,7 @@ pub fn run_job_for<P: Modelled>(
     }
     // Stop at the first counterexample to a safety property we expect to
     // hold (unless asked to keep going): its verdict is final.
-    let stop_on: std::collections::BTreeSet<&'static str> = model
+    let stop_on: Vec<&'static str> = model
         .properties()
         .iter()
         .filter(|p| p.expectation == Expectation::Always)
@@ -225,6 +221,23 @@ pub fn run_job_for<P: Modelled>(
         .map(|p| p.name)
         .collect();
     let options = &job.options;
+    let symmetry = options.symmetry && P::SYMMETRIC;
+    progress(Progress {
+        phase: if job.liveness {
+            Phase::Liveness
+        } else {
+            Phase::Search
+        },
+        states: 0,
+        unique_states: 0,
+        max_depth: 0,
+        elapsed: Duration::ZERO,
+    });
+    if job.liveness {
+        return Ok(on_the_complete_graph(
+            &model, job, stop_on, symmetry, progress,
+        ));
+    }
     let mut builder = model.checker().threads(options.threads.max(1));
     if let Some(depth) = options.depth {
         builder = builder.target_max_depth(depth);
@@ -233,26 +246,104 @@ pub fn run_job_for<P: Modelled>(
         builder = builder.timeout(timeout);
     }
     if !options.keep_going {
-        builder = builder.finish_when(HasDiscoveries::AnyOf(stop_on));
+        builder = builder.finish_when(HasDiscoveries::AnyOf(stop_on.into_iter().collect()));
     }
-    let symmetry = options.symmetry && options.strategy == Strategy::Dfs && P::SYMMETRIC;
+    // Stateright reduces symmetry only in depth-first search.
+    let symmetry = symmetry && options.strategy == Strategy::Dfs;
     if symmetry {
         builder = builder.symmetry();
     }
     let started = Instant::now();
-    progress(Progress {
-        states: 0,
-        unique_states: 0,
-        max_depth: 0,
-        elapsed: Duration::ZERO,
-    });
     Ok(match options.strategy {
-        Strategy::Bfs => finish(builder.spawn_bfs(), job, symmetry, started, progress),
-        Strategy::Dfs => finish(builder.spawn_dfs(), job, symmetry, started, progress),
+        Strategy::Bfs => with_stateright(builder.spawn_bfs(), job, symmetry, started, progress),
+        Strategy::Dfs => with_stateright(builder.spawn_dfs(), job, symmetry, started, progress),
     })
 }
 
-fn finish<P: Modelled, C: Checker<ElectionModel<P>>>(
+/// The check in one breadth-first exploration of the complete graph: every
+/// property evaluated on every state (first counterexamples by shortest
+/// paths), then liveness decided on the graph.
+fn on_the_complete_graph<P: Modelled>(
+    model: &ElectionModel<P>,
+    job: &Job,
+    stop_on: Vec<&'static str>,
+    symmetry: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> CheckResult {
+    let options = &job.options;
+    let search = liveness::Search {
+        symmetry,
+        max_states: job.max_states,
+        timeout: options.timeout,
+        stop_on: if options.keep_going {
+            Vec::new()
+        } else {
+            stop_on
+        },
+    };
+    let explored = liveness::check(model, &search, progress);
+    let bound_hit =
+        explored.liveness.bound_hit || options.depth.is_some_and(|d| explored.max_depth >= d);
+    let stopped = explored.stopped.as_deref();
+    let mut results: Vec<PropertyResult> = model
+        .properties()
+        .iter()
+        .zip(explored.found)
+        .map(|(property, found)| {
+            let outcome = classify(&property.expectation, found.is_some(), stopped, bound_hit);
+            judged(job, property, outcome, found.map(Trace::from_steps))
+        })
+        .collect();
+    results.extend(explored.liveness.claims.iter().map(|claim| {
+        let expect = job.expectation(&claim.name);
+        PropertyResult {
+            name: claim.name.clone(),
+            kind: claim.kind,
+            expect,
+            meets_expectation: claim.outcome.meets(claim.kind, expect),
+            outcome: claim.outcome.clone(),
+            trace: claim.trace.clone(),
+        }
+    }));
+    CheckResult {
+        name: job.name.clone(),
+        description: job.description.clone(),
+        protocol: P::KIND,
+        config: job.config.clone(),
+        options: options.clone(),
+        symmetry_used: explored.liveness.symmetry_used,
+        states: explored.states,
+        unique_states: explored.liveness.states,
+        max_depth: explored.max_depth,
+        seconds: explored.liveness.seconds,
+        exhaustive: explored.stopped.is_none(),
+        bound_hit,
+        properties: results,
+        liveness: Some(explored.liveness),
+    }
+}
+
+/// A property's result: its outcome judged against the job's expectation.
+fn judged<P: Modelled>(
+    job: &Job,
+    property: &Property<ElectionModel<P>>,
+    outcome: Outcome,
+    trace: Option<Trace>,
+) -> PropertyResult {
+    let kind = Kind::from(&property.expectation);
+    let expect = job.expectation(property.name);
+    PropertyResult {
+        name: property.name.to_string(),
+        kind,
+        expect,
+        meets_expectation: outcome.meets(kind, expect),
+        outcome,
+        trace,
+    }
+}
+
+/// The check as Stateright's own (parallel) search, safety and sanity only.
+fn with_stateright<P: Modelled, C: Checker<ElectionModel<P>>>(
     checker: C,
     job: &Job,
     symmetry_used: bool,
@@ -261,6 +352,7 @@ fn finish<P: Modelled, C: Checker<ElectionModel<P>>>(
 ) -> CheckResult {
     let options = &job.options;
     let snapshot = |c: &C| Progress {
+        phase: Phase::Search,
         states: c.state_count(),
         unique_states: c.unique_state_count(),
         max_depth: c.max_depth(),
@@ -287,53 +379,26 @@ fn finish<P: Modelled, C: Checker<ElectionModel<P>>>(
             && discoveries.contains_key(p.name)
     });
     let timed_out = options.timeout.is_some_and(|t| started.elapsed() >= t);
-    let stopped_early = all_discovered || (safety_refuted && !options.keep_going);
-    let exhaustive = !stopped_early && !timed_out;
+    let stopped = if timed_out {
+        Some("timeout reached")
+    } else if all_discovered || (safety_refuted && !options.keep_going) {
+        Some(liveness::FIRST_COUNTEREXAMPLE)
+    } else {
+        None
+    };
     let depth_cut = options.depth.is_some_and(|d| checker.max_depth() >= d);
     let bound_hit = model.bound_was_hit() || depth_cut;
-
-    let mut results: Vec<PropertyResult> = properties
+    let results = properties
         .iter()
         .map(|property| {
-            let kind = Kind::from(&property.expectation);
-            let expect = job.expectation(property.name);
             let found = discoveries
                 .get(property.name)
                 .cloned()
                 .map(|path| shortest_prefix(model, property, path));
-            let outcome = classify(
-                model,
-                &property.expectation,
-                found.as_ref(),
-                exhaustive,
-                bound_hit,
-                timed_out,
-            );
-            let trace = found.map(Trace::from_steps);
-            PropertyResult {
-                name: property.name.to_string(),
-                kind,
-                expect,
-                meets_expectation: outcome.meets(kind, expect),
-                outcome,
-                trace,
-            }
+            let outcome = classify(&property.expectation, found.is_some(), stopped, bound_hit);
+            judged(job, property, outcome, found.map(Trace::from_steps))
         })
         .collect();
-    let liveness = job.recoverability.then(|| {
-        let liveness = liveness::recoverability(model, symmetry_used, job.max_states);
-        let kind = Kind::Recoverability;
-        let expect = job.expectation(RECOVERABILITY);
-        results.push(PropertyResult {
-            name: RECOVERABILITY.to_string(),
-            kind,
-            expect,
-            meets_expectation: liveness.outcome.meets(kind, expect),
-            outcome: liveness.outcome.clone(),
-            trace: liveness.trace.clone(),
-        });
-        liveness
-    });
     CheckResult {
         name: job.name.clone(),
         description: job.description.clone(),
@@ -345,10 +410,10 @@ fn finish<P: Modelled, C: Checker<ElectionModel<P>>>(
         unique_states: checker.unique_state_count(),
         max_depth: checker.max_depth(),
         seconds,
-        exhaustive,
+        exhaustive: stopped.is_none(),
         bound_hit,
         properties: results,
-        liveness,
+        liveness: None,
     }
 }
 
@@ -376,50 +441,29 @@ fn shortest_prefix<P: Modelled>(
     steps
 }
 
-fn classify<P: Modelled>(
-    model: &ElectionModel<P>,
+/// What a search established for one property: whether it `found` a
+/// counterexample (safety) or an example (sanity), whether it `stopped`
+/// early (and why), and whether a bound cut anything off.
+fn classify(
     expectation: &Expectation,
-    found: Option<&Steps<P>>,
-    exhaustive: bool,
+    found: bool,
+    stopped: Option<&str>,
     bound_hit: bool,
-    timed_out: bool,
 ) -> Outcome {
-    let stopped = || Outcome::NotDecided {
-        reason: if timed_out {
-            "timeout reached".into()
-        } else {
-            "stopped at the first counterexample; --keep-going decides it".into()
-        },
+    let not_decided = |reason: &str| Outcome::NotDecided {
+        reason: reason.to_string(),
     };
-    match (expectation, found) {
-        (Expectation::Always, Some(_)) => Outcome::Violated,
-        (Expectation::Always, None) if !exhaustive => stopped(),
-        (Expectation::Always, None) if bound_hit => Outcome::HoldsWithinBound,
-        (Expectation::Always, None) => Outcome::Holds,
-        (Expectation::Sometimes, Some(_)) => Outcome::ExampleFound,
-        (Expectation::Sometimes, None) if !exhaustive => stopped(),
-        (Expectation::Sometimes, None) => Outcome::NoExample,
-        (Expectation::Eventually, Some(path)) => {
-            // Stateright reports a path that ends in a state without
-            // successors. If the state has successors beyond a bound, the
-            // bound ended the path, not the protocol.
-            let Some((last, _)) = path.last() else {
-                return Outcome::Violated;
-            };
-            let mut actions = Vec::new();
-            model.actions(last, &mut actions);
-            let has_successor = actions
-                .into_iter()
-                .any(|a| model.next_state(last, a).is_some());
-            if has_successor {
-                Outcome::NotDecided {
-                    reason: "every leaderless path found ends at the bound".into(),
-                }
-            } else {
-                Outcome::Violated
-            }
-        }
-        (Expectation::Eventually, None) if !exhaustive => stopped(),
-        (Expectation::Eventually, None) => Outcome::Incomplete,
+    match (expectation, found, stopped) {
+        (Expectation::Always, true, _) => Outcome::Violated,
+        (Expectation::Always, false, Some(reason)) => not_decided(reason),
+        (Expectation::Always, false, None) if bound_hit => Outcome::HoldsWithinBound,
+        (Expectation::Always, false, None) => Outcome::Holds,
+        (Expectation::Sometimes, true, _) => Outcome::ExampleFound,
+        (Expectation::Sometimes, false, Some(reason)) => not_decided(reason),
+        (Expectation::Sometimes, false, None) => Outcome::NoExample,
+        // elect claims no `eventually` property: liveness is decided on the
+        // complete graph. Stateright's check of one would be incomplete.
+        (Expectation::Eventually, true, _) => not_decided("a path to a bound or an end"),
+        (Expectation::Eventually, false, _) => Outcome::Incomplete,
     }
 }

@@ -25,7 +25,7 @@
 //! recoverability = "holds"
 //! ```
 
-use super::verdict::{CheckOptions, Expect, Strategy, RECOVERABILITY};
+use super::verdict::{CheckOptions, Expect, Strategy};
 use crate::model::{ConfigError, ModelConfig};
 use crate::protocols::ProtocolKind;
 use serde::Deserialize;
@@ -79,12 +79,14 @@ pub struct CheckSettings {
     pub timeout_secs: Option<u64>,
     /// Defaults to true: every property of a scenario gets a verdict.
     pub keep_going: Option<bool>,
-    /// Most states the recoverability check may hold in memory.
+    /// Most states the liveness check may hold in memory.
     pub max_states: Option<usize>,
     /// Too slow for `cargo test` (which checks every other scenario);
     /// `elect verify` checks it.
     #[serde(default)]
     pub slow: bool,
+    /// Decide the liveness claims on the complete graph (default: yes).
+    pub liveness: Option<bool>,
 }
 
 /// One checked configuration and what is expected of it.
@@ -159,11 +161,6 @@ impl Scenario {
     /// The expectation for `property`: as listed, or "holds".
     pub fn expectation(&self, property: &str) -> Expect {
         self.expect.get(property).copied().unwrap_or(Expect::Holds)
-    }
-
-    /// Whether the scenario asks for the sound liveness check.
-    pub fn wants_recoverability(&self) -> bool {
-        self.expect.contains_key(RECOVERABILITY)
     }
 
     /// The protocol's default options with the `[check]` table's settings.

@@ -4,16 +4,14 @@
 //! ([`Outcome`]) — and the one rule that decides whether an outcome meets an
 //! expectation ([`Outcome::meets`]).
 
-use crate::model::{Action, System};
+use crate::model::{Action, Liveness, System};
 use crate::protocols::ProtocolKind;
 use serde::{Deserialize, Serialize};
 use stateright::Expectation;
 use std::fmt;
 use std::time::Duration;
 
-/// The key of the sound liveness check in a scenario's `[expect]` table and
-/// in results.
-pub const RECOVERABILITY: &str = "recoverability";
+pub use crate::model::properties::RECOVERABILITY;
 
 /// A path as (state, action taken from it) pairs; the last has no action.
 pub type Steps<P> = Vec<(System<P>, Option<Action<P>>)>;
@@ -92,7 +90,9 @@ impl CheckOptions {
 /// A snapshot of a running check.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
-    /// States generated so far.
+    /// Which part of the check is running.
+    pub phase: Phase,
+    /// States generated so far (the liveness graph: its edges).
     pub states: usize,
     /// Distinct states among them.
     pub unique_states: usize,
@@ -100,6 +100,15 @@ pub struct Progress {
     pub max_depth: usize,
     /// Time since the check started.
     pub elapsed: Duration,
+}
+
+/// The two parts of a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Stateright's search: safety and sanity.
+    Search,
+    /// Building the complete graph and deciding liveness on it.
+    Liveness,
 }
 
 /// The kind of claim a property makes.
@@ -112,9 +121,21 @@ pub enum Kind {
     Sometimes,
     /// Liveness as Stateright checks it: eventually true on every acyclic path.
     Eventually,
-    /// Sound liveness: from every reachable state a single leader known to
-    /// all can still be reached (see `verification::liveness`).
+    /// From every reachable state a goal can still be reached (AG EF, see
+    /// `verification::liveness`).
     Recoverability,
+    /// After GST every path reaches a goal and stays there (AF AG on the
+    /// states after GST, see `verification::liveness`).
+    Stabilisation,
+}
+
+impl From<Liveness> for Kind {
+    fn from(l: Liveness) -> Kind {
+        match l {
+            Liveness::Recoverability => Kind::Recoverability,
+            Liveness::Stabilisation => Kind::Stabilisation,
+        }
+    }
 }
 
 impl From<&Expectation> for Kind {
@@ -185,19 +206,15 @@ impl Outcome {
         matches!(self, Outcome::Violated | Outcome::NoExample)
     }
 
-    /// Whether this outcome is consistent with `expect`. Undecided outcomes
-    /// refute nothing, so they are consistent with either expectation only
-    /// for liveness, whose check is known to be incomplete.
-    pub fn meets(&self, kind: Kind, expect: Expect) -> bool {
+    /// Whether this outcome is consistent with `expect`. An outcome that
+    /// decides nothing (incomplete, not decided) meets only the expectation
+    /// that it is undecided, whatever the kind of property: it never counts
+    /// as a pass.
+    pub fn meets(&self, _kind: Kind, expect: Expect) -> bool {
         let undecided = matches!(self, Outcome::Incomplete | Outcome::NotDecided { .. });
         match (self, expect) {
             (_, Expect::Undecided) => undecided,
-            (Outcome::Incomplete, _) | (Outcome::NotDecided { .. }, _)
-                if kind == Kind::Eventually =>
-            {
-                true
-            }
-            (Outcome::NotDecided { .. }, _) => false,
+            _ if undecided => false,
             (outcome, Expect::Holds) => !outcome.is_refutation(),
             (outcome, Expect::Violated) => outcome.is_refutation(),
         }
@@ -223,9 +240,8 @@ mod tests {
     use super::*;
 
     /// Every combination of kind, outcome and expectation, and whether it
-    /// meets it. Undecided outcomes refute nothing, so they meet only an
-    /// "undecided" expectation — except Stateright's incomplete `eventually`,
-    /// which is never counted against a protocol.
+    /// meets it. Undecided outcomes refute nothing and prove nothing, so they
+    /// meet only an "undecided" expectation.
     #[test]
     fn which_outcomes_meet_which_expectations() {
         use Expect::*;
@@ -245,8 +261,8 @@ mod tests {
             (Kind::Sometimes, Outcome::ExampleFound, [true, false, false]),
             (Kind::Sometimes, Outcome::NoExample, [false, true, false]),
             (Kind::Sometimes, not_decided(), [false, false, true]),
-            (Kind::Eventually, Outcome::Incomplete, [true, true, true]),
-            (Kind::Eventually, not_decided(), [true, true, true]),
+            (Kind::Eventually, Outcome::Incomplete, [false, false, true]),
+            (Kind::Eventually, not_decided(), [false, false, true]),
             (Kind::Eventually, Outcome::Violated, [false, true, false]),
             (Kind::Recoverability, Outcome::Holds, [true, false, false]),
             (
@@ -260,6 +276,9 @@ mod tests {
                 [false, true, false],
             ),
             (Kind::Recoverability, not_decided(), [false, false, true]),
+            (Kind::Stabilisation, Outcome::Holds, [true, false, false]),
+            (Kind::Stabilisation, Outcome::Violated, [false, true, false]),
+            (Kind::Stabilisation, not_decided(), [false, false, true]),
         ];
         for (kind, outcome, meets) in table {
             for (expect, want) in [Holds, Violated, Undecided].into_iter().zip(meets) {
