@@ -753,17 +753,16 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
-            /// Whatever votes arrive, a candidate leads exactly when the
-            /// granted votes of its own term (its own included) reach a
-            /// majority before any message from a higher term deposes it.
+            /// Whatever votes arrive, a candidate counts exactly the distinct
+            /// voters that granted it a vote of its own term (its own vote
+            /// included), and leads exactly when they reach a majority before
+            /// any message from a higher term deposes it.
             #[test]
-            fn leads_exactly_with_a_majority(n in 1usize..8, voters in proptest::collection::vec((0usize..8, 0u64..3, any::<bool>()), 0..12)) {
+            fn counts_each_voter_once_and_leads_exactly_with_a_majority(n in 1usize..8, voters in proptest::collection::vec((0usize..8, 0u64..3, any::<bool>()), 0..12)) {
                 let node = raft(n);
-                let mut state = Cow::Owned(follower(0, None));
-                node.on_timeout(Id::from(0), &mut state, &RaftTimer::Election, &mut Out::new());
-                let mut state = state.into_owned();
+                let (mut state, _) = fire(&node, 0, follower(0, None), RaftTimer::Election);
                 let mut expected = if n == 1 { RaftRole::Leader } else { RaftRole::Candidate };
-                let mut counted = BTreeSet::from([0usize]);
+                let mut counted = BTreeSet::from([Id::from(0)]);
                 for (voter, term, granted) in voters {
                     let voter = voter % n;
                     if voter == 0 { continue; }
@@ -772,11 +771,15 @@ mod tests {
                     if term > 1 {
                         expected = RaftRole::Follower;
                     } else if expected == RaftRole::Candidate && term == 1 && granted {
-                        counted.insert(voter);
+                        counted.insert(Id::from(voter));
                         if counted.len() > n / 2 {
                             expected = RaftRole::Leader;
                         }
                     }
+                    // A candidate keeps exactly the voters counted so far; any
+                    // other role keeps none.
+                    let votes = if expected == RaftRole::Candidate { counted.clone() } else { BTreeSet::new() };
+                    prop_assert_eq!(&state.votes, &votes);
                 }
                 prop_assert_eq!(state.role, expected);
             }

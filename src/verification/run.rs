@@ -190,8 +190,9 @@ fn property_names<P: Modelled>(config: &ModelConfig) -> Vec<&'static str> {
         .collect()
 }
 
-/// Default cap on the liveness graph (about 2 GB of edges and index).
-pub const DEFAULT_MAX_STATES: usize = 20_000_000;
+/// Default cap on the liveness graph: it keeps every state it explores (about
+/// 1.5 KB each for a 3-node Ring), so 8 million fit in about 12 GB.
+pub const DEFAULT_MAX_STATES: usize = 8_000_000;
 
 /// Runs a job: the Stateright check, then the liveness check if asked for.
 /// `progress` hears once when the search starts (all counts zero) and every
