@@ -8,31 +8,41 @@
 #   scenarios  every quick scenario of that protocol in models/, one
 #              `elect check FILE` each: what `cargo test --test scenarios`
 #              and `elect verify` run
+#   verify     with --slow, every slow scenario of that protocol too: the
+#              rest of what `elect verify` runs
 #   unit       `cargo test --lib protocols::<module>`: the unit tests
 #
 # stopping at the first that catches it (a non-zero exit, or a timeout,
 # which cargo-mutants also counts as caught). A mutant that does not build
 # is "unviable". One JSON line per mutant goes to the results file.
 #
-# Usage: verification/mutation-campaign.sh [--out FILE] [--limit N] MODULE...
-#   MODULE: raft, bully, bully_halt, ring, mod (src/protocols/MODULE.rs)
+# Usage: verification/mutation-campaign.sh [--out FILE] [--limit N] [--slow]
+#            [--patch FILE]... [MODULE...]
+#   MODULE: raft, bully, bully_halt, ring, mod (src/protocols/MODULE.rs):
+#           every cargo-mutants mutant of it
+#   --patch: a hand-written mutant (a patch of one protocol module; its first
+#           line "# what it does")
 # Needs cargo-mutants (`cargo install cargo-mutants --locked`), jq, python3.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 out="$here/verification/mutants/results.jsonl"
 limit=0
+slow=0
 modules=()
+patches=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out=$2; shift 2 ;;
         --limit) limit=$2; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --slow) slow=1; shift ;;
+        --patch) patches+=("$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift 2 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         -*) echo "mutation-campaign: unknown option $1" >&2; exit 2 ;;
         *) modules+=("$1"); shift ;;
     esac
 done
-[ ${#modules[@]} -gt 0 ] || { echo "mutation-campaign: name at least one module (raft, bully, bully_halt, ring, mod)" >&2; exit 2; }
+[ ${#modules[@]} -gt 0 ] || [ ${#patches[@]} -gt 0 ] || { echo "mutation-campaign: name at least one module (raft, bully, bully_halt, ring, mod) or --patch" >&2; exit 2; }
 command -v cargo-mutants >/dev/null || { echo "mutation-campaign: cargo-mutants is not installed (cargo install cargo-mutants --locked)" >&2; exit 2; }
 
 # Display code, constructors and symmetry plumbing: no protocol behaviour.
@@ -51,11 +61,14 @@ protocol_of() {
     esac
 }
 
-# The quick scenarios (not marked slow) of one protocol, or of all.
+# The scenarios of one protocol (or of all): the quick ones (not marked
+# slow) for the scenarios tier, the slow ones for the verify tier.
 scenarios_of() {
-    local protocol=$1 f
+    local protocol=$1 tier=$2 f slow_file
     for f in "$scratch"/models/*.toml; do
-        grep -q '^slow = true' "$f" && continue
+        slow_file=$(grep -c '^slow = true' "$f" || true)
+        [ "$tier" = scenarios ] && [ "$slow_file" != 0 ] && continue
+        [ "$tier" = verify ] && [ "$slow_file" = 0 ] && continue
         [ "$protocol" = all ] || grep -q "^protocol = \"$protocol\"" "$f" || continue
         echo "$f"
     done
@@ -85,51 +98,60 @@ verdict() {
     fi
 }
 
+# Builds the mutated tree and asks each tier in turn; prints the JSON line.
+judge() {
+    local module=$1 name=$2 started protocol caught_by=none tiers="{}" v scenario filter
+    started=$(date +%s)
+    protocol=$(protocol_of "$module")
+    if ! cargo build --release --quiet --manifest-path "$scratch/Cargo.toml" --bin elect 2>/dev/null; then
+        caught_by=unviable
+    else
+        v=$(cd "$scratch" && verdict 150 "$elect" check "$protocol")
+        tiers=$(jq -c --arg v "$v" '.check=$v' <<<"$tiers")
+        [ "$v" = missed ] || caught_by=check
+        for tier in scenarios verify; do
+            [ "$caught_by" = none ] || break
+            [ "$tier" = verify ] && [ "$slow" = 0 ] && break
+            local found=missed
+            while read -r scenario; do
+                v=$(cd "$scratch" && verdict "$([ "$tier" = verify ] && echo 900 || echo 150)" "$elect" check "$scenario")
+                if [ "$v" != missed ]; then found="$v: $(basename "$scenario" .toml)"; break; fi
+            done < <(scenarios_of "$protocol" "$tier")
+            tiers=$(jq -c --arg t "$tier" --arg v "$found" '.[$t]=$v' <<<"$tiers")
+            [ "$found" = missed ] || caught_by=$tier
+        done
+        if [ "$caught_by" = none ]; then
+            filter="protocols::$module"; [ "$module" = mod ] && filter="protocols::"
+            v=$(cd "$scratch" && verdict 600 cargo test --quiet --lib "$filter")
+            tiers=$(jq -c --arg v "$v" '.unit=$v' <<<"$tiers")
+            [ "$v" = missed ] || caught_by=unit
+        fi
+    fi
+    jq -cn --arg name "$name" --arg mod "$module" --arg caught_by "$caught_by" \
+        --argjson tiers "$tiers" --argjson seconds $(( $(date +%s) - started )) \
+        '{"module": $mod, "mutant": $name, "caught_by": $caught_by, "tiers": $tiers, "seconds": $seconds}' \
+        | tee -a "$out"
+}
+
 cargo build --release --quiet --manifest-path "$scratch/Cargo.toml" --bin elect
 elect="$CARGO_TARGET_DIR/release/elect"
+for patch in "${patches[@]}"; do
+    file=$(sed -n 's|^+++ b/||p' "$patch" | head -1)
+    git -C "$scratch" apply "$patch"
+    judge "$(basename "$file" .rs)" "$(basename "$patch" .patch): $(sed -n 's/^Subject: //p; s/^# //p' "$patch" | head -1)"
+    git -C "$scratch" checkout -q -- "$file"
+done
 for module in "${modules[@]}"; do
     file="src/protocols/$module.rs"
-    protocol=$(protocol_of "$module")
-    [ -n "$protocol" ] || { echo "mutation-campaign: unknown module $module" >&2; exit 2; }
+    [ -n "$(protocol_of "$module")" ] || { echo "mutation-campaign: unknown module $module" >&2; exit 2; }
     n=0
     cargo mutants --list --json -f "$file" --exclude-re "$exclude" --dir "$scratch" \
         | jq -c '.[]' | while read -r mutant; do
         n=$((n + 1))
         [ "$limit" -gt 0 ] && [ "$n" -gt "$limit" ] && break
-        name=$(jq -r .name <<<"$mutant")
-        started=$(date +%s)
         git -C "$scratch" checkout -q -- "$file"
         apply "$mutant"
-        caught_by=none
-        tiers="{}"
-        if ! cargo build --release --quiet --manifest-path "$scratch/Cargo.toml" --bin elect 2>/dev/null; then
-            caught_by=unviable
-        else
-            check=$(cd "$scratch" && verdict 150 "$elect" check "$protocol")
-            tiers=$(jq -c --arg v "$check" '.check=$v' <<<"$tiers")
-            if [ "$check" = missed ]; then
-                scenarios=missed
-                while read -r scenario; do
-                    v=$(cd "$scratch" && verdict 150 "$elect" check "$scenario")
-                    if [ "$v" != missed ]; then scenarios="$v: $(basename "$scenario" .toml)"; break; fi
-                done < <(scenarios_of "$protocol")
-                tiers=$(jq -c --arg v "$scenarios" '.scenarios=$v' <<<"$tiers")
-                if [ "$scenarios" = missed ]; then
-                    filter="protocols::$module"; [ "$module" = mod ] && filter="protocols::"
-                    unit=$(cd "$scratch" && verdict 600 cargo test --quiet --lib "$filter")
-                    tiers=$(jq -c --arg v "$unit" '.unit=$v' <<<"$tiers")
-                    [ "$unit" = missed ] || caught_by=unit
-                else
-                    caught_by=scenarios
-                fi
-            else
-                caught_by=check
-            fi
-        fi
-        jq -cn --arg name "$name" --arg module "$module" --arg caught_by "$caught_by" \
-            --argjson tiers "$tiers" --argjson seconds $(( $(date +%s) - started )) \
-            '{module:$module, mutant:$name, caught_by:$caught_by, tiers:$tiers, seconds:$seconds}' \
-            | tee -a "$out"
+        judge "$module" "$(jq -r .name <<<"$mutant")"
     done
     git -C "$scratch" checkout -q -- "$file"
 done
