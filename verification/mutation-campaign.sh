@@ -22,6 +22,7 @@
 #           every cargo-mutants mutant of it
 #   --patch: a hand-written mutant (a patch of one protocol module; its first
 #           line "# what it does")
+#   --summarise FILE: print a results file as Markdown tables, and stop
 # Needs cargo-mutants (`cargo install cargo-mutants --locked`), jq, python3.
 set -euo pipefail
 
@@ -31,17 +32,31 @@ limit=0
 slow=0
 modules=()
 patches=()
+summarise=
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out=$2; shift 2 ;;
         --limit) limit=$2; shift 2 ;;
         --slow) slow=1; shift ;;
+        --summarise) summarise=$2; shift 2 ;;
         --patch) patches+=("$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         -*) echo "mutation-campaign: unknown option $1" >&2; exit 2 ;;
         *) modules+=("$1"); shift ;;
     esac
 done
+# --summarise FILE: a Markdown table of a results file, then stop.
+if [ -n "$summarise" ]; then
+    jq -rs '
+      (group_by(.module)[] | . as $m |
+        "| `\($m[0].module)` | \($m | length) | \([$m[] | select(.caught_by == "unviable")] | length) | \([$m[] | select(.caught_by == "check")] | length) | \([$m[] | select(.caught_by == "scenarios")] | length) | \([$m[] | select(.caught_by == "verify")] | length) | \([$m[] | select(.caught_by == "unit")] | length) | \([$m[] | select(.caught_by == "none")] | length) |")
+    ' "$summarise" | { echo "| module | mutants | unviable | caught by check | by scenarios | by verify | by unit tests only | missed |"; echo "|---|---|---|---|---|---|---|---|"; cat; }
+    echo
+    jq -rs '.[] | select(.caught_by != "unviable") |
+      "| `\(.module)` | \(.mutant | sub("^src/protocols/"; "") | gsub("\\|"; "\\|")) | \(.caught_by) | \(.tiers | to_entries | map("\(.key): \(.value)") | join("; ")) |"
+    ' "$summarise" | { echo "| module | mutant | caught by | every tier asked |"; echo "|---|---|---|---|"; cat; }
+    exit 0
+fi
 [ ${#modules[@]} -gt 0 ] || [ ${#patches[@]} -gt 0 ] || { echo "mutation-campaign: name at least one module (raft, bully, bully_halt, ring, mod) or --patch" >&2; exit 2; }
 command -v cargo-mutants >/dev/null || { echo "mutation-campaign: cargo-mutants is not installed (cargo install cargo-mutants --locked)" >&2; exit 2; }
 
