@@ -14,7 +14,8 @@
 #
 # stopping at the first that catches it (a non-zero exit, or a timeout,
 # which cargo-mutants also counts as caught). A mutant that does not build
-# is "unviable". One JSON line per mutant goes to the results file.
+# is "unviable". One JSON line per mutant goes to the results file; a run
+# started again skips the mutants already there.
 #
 # Usage: verification/mutation-campaign.sh [--out FILE] [--limit N] [--slow]
 #            [--patch FILE]... [MODULE...]
@@ -164,9 +165,12 @@ for module in "${modules[@]}"; do
         | jq -c '.[]' | while read -r mutant; do
         n=$((n + 1))
         [ "$limit" -gt 0 ] && [ "$n" -gt "$limit" ] && break
+        name=$(jq -r .name <<<"$mutant")
+        # Resumable: a mutant already in the results file is not asked again.
+        [ -f "$out" ] && jq -e --arg n "$name" 'select(.mutant == $n)' "$out" >/dev/null && continue
         git -C "$scratch" checkout -q -- "$file"
         apply "$mutant"
-        judge "$module" "$(jq -r .name <<<"$mutant")"
+        judge "$module" "$name"
     done
     git -C "$scratch" checkout -q -- "$file"
 done
