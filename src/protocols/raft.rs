@@ -566,6 +566,32 @@ mod tests {
     }
 
     #[test]
+    fn a_candidate_yields_to_the_leader_of_its_own_term() {
+        // Its election is lost: staying a candidate would only start a
+        // needless election, and a disruption, when its timer fires. Every
+        // model check passes without this rule (the candidate disrupts once
+        // and then wins), so only this test keeps it.
+        let candidate = RaftState {
+            role: RaftRole::Candidate,
+            voted_for: Some(Id::from(0)),
+            votes: BTreeSet::from([Id::from(0)]),
+            ..follower(1, Some(0))
+        };
+        let (state, o) = deliver(
+            &raft(3),
+            0,
+            candidate,
+            2,
+            RaftMsg::AppendEntries { term: 1 },
+        );
+        assert_eq!(
+            (state.role, state.leader, state.votes.len()),
+            (RaftRole::Follower, Some(Id::from(2)), 0)
+        );
+        assert_eq!(lines(&o), [ARM_ELECTION]);
+    }
+
+    #[test]
     fn every_message_reports_its_term_to_the_model() {
         for msg in [
             RaftMsg::RequestVote { term: 7 },
