@@ -18,7 +18,7 @@
 # started again skips the mutants already there.
 #
 # Usage: verification/mutation-campaign.sh [--out FILE] [--limit N] [--slow]
-#            [--patch FILE]... [MODULE...]
+#            [[--patch] FILE.patch]... [MODULE...]
 #   MODULE: raft, bully, bully_halt, ring, mod (src/protocols/MODULE.rs):
 #           every cargo-mutants mutant of it
 #   --patch: a hand-written mutant (a patch of one protocol module; its first
@@ -43,6 +43,7 @@ while [ $# -gt 0 ]; do
         --patch) patches+=("$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift 2 ;;
         -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         -*) echo "mutation-campaign: unknown option $1" >&2; exit 2 ;;
+        *.patch) patches+=("$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"); shift ;;
         *) modules+=("$1"); shift ;;
     esac
 done
