@@ -33,7 +33,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Model-check a protocol: safety, sanity examples and (incomplete) liveness.
+    /// Model-check a protocol: safety, sanity examples and liveness, decided on the complete graph.
     #[command(after_help = check::help())]
     Check(check::CheckArgs),
     /// Check every scenario in models/ and write the verification report.
