@@ -168,7 +168,7 @@ for module in "${modules[@]}"; do
         [ "$limit" -gt 0 ] && [ "$n" -gt "$limit" ] && break
         name=$(jq -r .name <<<"$mutant")
         # Resumable: a mutant already in the results file is not asked again.
-        [ -f "$out" ] && jq -e --arg n "$name" 'select(.mutant == $n)' "$out" >/dev/null && continue
+        [ -f "$out" ] && jq -se --arg n "$name" 'any(.[]; .mutant == $n)' "$out" >/dev/null && continue
         git -C "$scratch" checkout -q -- "$file"
         apply "$mutant"
         judge "$module" "$name"
