@@ -2,7 +2,7 @@
 //! faults, the timing assumption and the bounds.
 
 use super::Failure;
-use crate::model::{ModelConfig, Naming, NetworkKind, Timing};
+use crate::model::{drift_ppm, ModelConfig, Naming, NetworkKind, Timing};
 use crate::protocols::ProtocolKind;
 use clap::Args;
 
@@ -34,10 +34,28 @@ pub struct ModelArgs {
     /// explicit heal step).
     #[arg(long, value_name = "K")]
     pub partitions: Option<usize>,
-    /// Timing assumption: `asynchronous` (timers fire at any time) or
-    /// `timely` (only when no message is in flight and no shorter timer is armed).
+    /// Timing assumption: `asynchronous` (timers fire at any time),
+    /// `timely` (only when no message is in flight and no shorter timer is
+    /// armed: zero message delay, stronger than synchrony) or `timed`
+    /// (Δ-synchronous, real time in explicit ticks; see --delta).
     #[arg(long, value_enum)]
     pub timing: Option<Timing>,
+    /// With --timing timed: Δ, the most ticks a message spends in flight.
+    #[arg(long, value_name = "TICKS")]
+    pub delta: Option<u32>,
+    /// With --timing timed: ε, the drift bound (each clock runs at a rate
+    /// within [1 − ε, 1 + ε] of real time), e.g. 0.05.
+    #[arg(long, value_name = "EPS", value_parser = parse_drift)]
+    pub drift: Option<u32>,
+    /// With --timing timed: the reply timeout, in ticks.
+    #[arg(long, value_name = "TICKS")]
+    pub reply_ticks: Option<u32>,
+    /// With --timing timed: the heartbeat period, in ticks.
+    #[arg(long, value_name = "TICKS")]
+    pub heartbeat_ticks: Option<u32>,
+    /// With --timing timed: the election timeout's range, in ticks.
+    #[arg(long, value_name = "LO..HI", value_parser = parse_tick_range)]
+    pub election_ticks: Option<[u32; 2]>,
     /// Add a GST step after which no faults happen and timing is timely, and
     /// check that a single leader known to all emerges and stays.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
@@ -78,6 +96,15 @@ impl ModelArgs {
         set(&mut c.persist, self.persist);
         set(&mut c.partitions, self.partitions);
         set(&mut c.timing, self.timing);
+        if self.clock_given() {
+            let mut clock = c.clock.unwrap_or_default();
+            set(&mut clock.delta, self.delta);
+            set(&mut clock.drift_ppm, self.drift);
+            set(&mut clock.reply, self.reply_ticks);
+            set(&mut clock.heartbeat, self.heartbeat_ticks);
+            set(&mut clock.election, self.election_ticks);
+            c.clock = Some(clock);
+        }
         set(&mut c.gst, self.gst);
         if self.stabilize_within.is_some() {
             c.stabilize_within = self.stabilize_within;
@@ -90,9 +117,19 @@ impl ModelArgs {
         Ok(c)
     }
 
+    /// Whether any flag of the timed model's clocks was given.
+    fn clock_given(&self) -> bool {
+        self.delta.is_some()
+            || self.drift.is_some()
+            || self.reply_ticks.is_some()
+            || self.heartbeat_ticks.is_some()
+            || self.election_ticks.is_some()
+    }
+
     /// Whether any flag that shapes the model was given.
     pub fn any_given(&self) -> bool {
         [
+            self.clock_given(),
             self.nodes.is_some(),
             self.network.is_some(),
             self.lossy.is_some(),
@@ -108,5 +145,40 @@ impl ModelArgs {
             self.max_in_flight.is_some(),
         ]
         .contains(&true)
+    }
+}
+
+/// `--drift 0.05`: ε in parts per million.
+fn parse_drift(text: &str) -> Result<u32, String> {
+    let fraction: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number (write e.g. 0.05)"))?;
+    drift_ppm(fraction)
+}
+
+/// `--election-ticks 8..10`.
+fn parse_tick_range(text: &str) -> Result<[u32; 2], String> {
+    let bad = || format!("'{text}' is not a range of ticks (write e.g. 8..10)");
+    let (lo, hi) = text.split_once("..").ok_or_else(bad)?;
+    let lo: u32 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: u32 = hi.trim().parse().map_err(|_| bad())?;
+    if lo > hi {
+        return Err(format!("the range {lo}..{hi} is empty"));
+    }
+    Ok([lo, hi])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_flags_parse_and_refuse_what_makes_no_sense() {
+        assert_eq!(parse_drift("0.05"), Ok(50_000));
+        assert!(parse_drift("0.7").is_err());
+        assert!(parse_drift("fast").is_err());
+        assert_eq!(parse_tick_range("8..10"), Ok([8, 10]));
+        assert!(parse_tick_range("10..8").is_err());
+        assert!(parse_tick_range("8-10").is_err());
     }
 }

@@ -45,7 +45,18 @@ pub enum Timing {
     ///   has its heartbeat armed, unless messages can be lost: a live
     ///   leader's heartbeat always beats its followers' election timeouts;
     /// - a message to a crashed node is lost.
+    ///
+    /// These rules assume more than synchrony (zero message delay, and timers
+    /// ordered by duration whenever they were armed): they exclude real
+    /// executions. [`Timing::Timed`] is the faithful synchronous model.
     Timely,
+    /// Δ-synchronous, with time made explicit (see [`super::clock`]): real
+    /// time passes in ticks, each a step of the trace; every message is
+    /// delivered or lost within `delta` ticks of being sent; every timer
+    /// fires within the window its duration allows, measured from when it
+    /// was armed (re-arming restarts it) and widened by the clocks' drift
+    /// bound. Durations are the small integers of [`ClockConfig`].
+    Timed,
 }
 
 impl fmt::Display for Timing {
@@ -53,12 +64,128 @@ impl fmt::Display for Timing {
         f.write_str(match self {
             Timing::Asynchronous => "asynchronous",
             Timing::Timely => "timely",
+            Timing::Timed => "timed",
         })
     }
 }
 
 fn yes() -> bool {
     true
+}
+
+/// The clocks of the timed model ([`Timing::Timed`]), in ticks: how late a
+/// message may arrive, how far each node's clock may drift, and the timeouts
+/// every node is configured with. The nodes run exactly these durations, one
+/// tick read as one millisecond; only ratios matter, so the verdicts hold for
+/// any tick length (a cluster run with every duration ten times longer
+/// behaves as this model with a tick of 10 ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockConfig {
+    /// Δ: every message is delivered (or lost) at most this many ticks after
+    /// it was sent.
+    #[serde(default = "ClockConfig::default_delta")]
+    pub delta: u32,
+    /// ε, the drift bound, in parts per million: each node's clock runs at a
+    /// rate within [1 − ε, 1 + ε] of real time. Written `drift = 0.05` in a
+    /// scenario file.
+    #[serde(default, rename = "drift", with = "drift_fraction")]
+    pub drift_ppm: u32,
+    /// How long a node waits for a direct answer, in local ticks.
+    #[serde(default = "ClockConfig::default_reply")]
+    pub reply: u32,
+    /// A leader's heartbeat period, in local ticks.
+    #[serde(default = "ClockConfig::default_heartbeat")]
+    pub heartbeat: u32,
+    /// The election timeout's range `[lo, hi]`, in local ticks.
+    #[serde(default = "ClockConfig::default_election")]
+    pub election: [u32; 2],
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        ClockConfig {
+            delta: Self::default_delta(),
+            drift_ppm: 0,
+            reply: Self::default_reply(),
+            heartbeat: Self::default_heartbeat(),
+            election: Self::default_election(),
+        }
+    }
+}
+
+impl ClockConfig {
+    fn default_delta() -> u32 {
+        1
+    }
+    // The defaults keep the order the protocols rely on with one message
+    // delay to spare: an answer comes within a round trip (2Δ) and the reply
+    // timeout is longer; heartbeats come well inside the election timeout.
+    fn default_reply() -> u32 {
+        3
+    }
+    fn default_heartbeat() -> u32 {
+        4
+    }
+    fn default_election() -> [u32; 2] {
+        [8, 10]
+    }
+
+    /// The timeouts the modelled nodes run, one tick read as a millisecond.
+    pub fn timeouts(&self) -> crate::protocols::Timeouts {
+        let ms = |ticks: u32| std::time::Duration::from_millis(u64::from(ticks));
+        crate::protocols::Timeouts {
+            heartbeat: ms(self.heartbeat),
+            election: ms(self.election[0])..ms(self.election[1]),
+            reply: ms(self.reply),
+        }
+    }
+
+    /// The real-time window, in ticks after arming, in which a timer of
+    /// local duration `lo..hi` ticks may fire on a clock that drifts by at
+    /// most ε: a local duration d passes after between d / (1 + ε) and
+    /// d / (1 − ε) of real time. Rounded outwards, so that every real
+    /// firing time lies inside.
+    pub fn window(&self, lo: u64, hi: u64) -> (u64, u64) {
+        let million = 1_000_000u128;
+        let ppm = u128::from(self.drift_ppm);
+        let earliest = u128::from(lo) * million / (million + ppm);
+        let latest = (u128::from(hi) * million).div_ceil(million - ppm.min(million - 1));
+        (
+            u64::try_from(earliest).unwrap_or(u64::MAX),
+            u64::try_from(latest).unwrap_or(u64::MAX),
+        )
+    }
+
+    /// ε as a fraction.
+    pub fn drift(&self) -> f64 {
+        f64::from(self.drift_ppm) / 1e6
+    }
+}
+
+/// `drift = 0.05` in a file, 50,000 parts per million in memory (so that the
+/// configuration stays `Eq` and `Hash`).
+mod drift_fraction {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ppm: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(f64::from(*ppm) / 1e6)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let fraction = f64::deserialize(d)?;
+        super::drift_ppm(fraction).map_err(serde::de::Error::custom)
+    }
+}
+
+/// ε as parts per million, or why it cannot be one.
+pub fn drift_ppm(fraction: f64) -> Result<u32, String> {
+    if !(0.0..0.5).contains(&fraction) {
+        return Err(format!(
+            "the drift bound must be at least 0 and below 0.5 (got {fraction})"
+        ));
+    }
+    Ok((fraction * 1e6).round() as u32)
 }
 
 /// One checked configuration: the cluster and the faults it may suffer.
@@ -111,6 +238,10 @@ pub struct ModelConfig {
     pub max_term: u64,
     /// Bound: states with more messages in flight are not explored.
     pub max_in_flight: usize,
+    /// With timed timing: the clocks (Δ, drift, timeouts in ticks); the
+    /// defaults of [`ClockConfig`] when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockConfig>,
 }
 
 /// A configuration that cannot be checked. The message names the setting
@@ -143,6 +274,18 @@ pub enum ConfigError {
     ZeroStabilizeWithin,
     /// Relative terms where a node can forget its term.
     NormalizedTermsWithoutStorage,
+    /// Clock settings without timed timing, where nothing would read them.
+    ClockWithoutTimedTiming,
+    /// The timed model's timeouts break `reply < heartbeat < election`.
+    ClockTimeoutsOutOfOrder(ClockConfig),
+    /// A timeout that may expire before a tick has passed, so that a
+    /// timer could fire again and again while time stands still.
+    TimeoutUnderOneTick {
+        /// Which timeout.
+        timeout: &'static str,
+        /// Its length in local ticks.
+        ticks: u32,
+    },
 }
 
 /// How an error names a setting.
@@ -167,6 +310,11 @@ impl ConfigError {
     /// The problem in words, naming settings as `naming` says.
     pub fn message(&self, naming: Naming) -> String {
         let n = |key: &str| naming.name(key);
+        // The clock's settings sit in their own table of a scenario file.
+        let c = |key: &str, flag: &str| match naming {
+            Naming::Keys => format!("clock.{key}"),
+            Naming::Flags => format!("--{flag}"),
+        };
         match self {
             ConfigError::NodesOutOfRange { got } => {
                 format!("{} must be between 1 and 9 (got {got})", n("nodes"))
@@ -181,7 +329,7 @@ impl ConfigError {
                 n("crashes")
             ),
             ConfigError::TimelyOnDuplicatingNetwork => format!(
-                "timely timing (and GST) needs a network that consumes delivered messages \
+                "timely or timed timing (and GST) needs a network that consumes delivered messages \
                  ({} ordered or unordered): on a duplicating network a message stays in \
                  flight for ever, so no timer could fire",
                 n("network")
@@ -199,6 +347,29 @@ impl ConfigError {
                 "{} needs {}: a node that loses its storage goes back to term 0",
                 n("normalize_terms"),
                 n("persist")
+            ),
+            ConfigError::ClockWithoutTimedTiming => format!(
+                "clock settings ({}, {}, the timeouts in ticks) need {} timed",
+                c("delta", "delta"),
+                c("drift", "drift"),
+                n("timing")
+            ),
+            ConfigError::ClockTimeoutsOutOfOrder(clock) => format!(
+                "timed model: the timeouts must keep reply < heartbeat < election, low end ≤ high \
+                 end (got {} {}, {} {}, {} {}..{})",
+                c("reply", "reply-ticks"),
+                clock.reply,
+                c("heartbeat", "heartbeat-ticks"),
+                clock.heartbeat,
+                c("election", "election-ticks"),
+                clock.election[0],
+                clock.election[1]
+            ),
+            ConfigError::TimeoutUnderOneTick { timeout, ticks } => format!(
+                "timed model: the {timeout} timeout ({ticks} ticks) can expire before one tick \
+                 of real time on a clock that runs fast by {}; make it longer or {} smaller",
+                c("drift", "drift"),
+                c("drift", "drift")
             ),
         }
     }
@@ -225,7 +396,7 @@ impl ModelConfig {
         if self.recover && self.crashes == 0 {
             return Err(ConfigError::RecoverWithoutCrashes);
         }
-        let timely_somewhere = self.timing == Timing::Timely || self.gst;
+        let timely_somewhere = self.timing != Timing::Asynchronous || self.gst;
         if timely_somewhere && self.network == NetworkKind::Duplicating {
             return Err(ConfigError::TimelyOnDuplicatingNetwork);
         }
@@ -240,6 +411,25 @@ impl ModelConfig {
         }
         if self.normalize_terms && !self.persist {
             return Err(ConfigError::NormalizedTermsWithoutStorage);
+        }
+        if self.timing == Timing::Timed {
+            let clock = self.clock.unwrap_or_default();
+            if clock.timeouts().validate().is_err() {
+                return Err(ConfigError::ClockTimeoutsOutOfOrder(clock));
+            }
+            // The shortest timeout (the order above makes it the reply's).
+            if clock
+                .window(u64::from(clock.reply), u64::from(clock.reply))
+                .0
+                == 0
+            {
+                return Err(ConfigError::TimeoutUnderOneTick {
+                    timeout: "reply",
+                    ticks: clock.reply,
+                });
+            }
+        } else if self.clock.is_some() {
+            return Err(ConfigError::ClockWithoutTimedTiming);
         }
         Ok(())
     }
@@ -267,7 +457,19 @@ impl ModelConfig {
                 if self.partitions == 1 { "" } else { "s" }
             ));
         }
-        parts.push(format!("{} timing", self.timing));
+        parts.push(match (self.timing, self.clock.unwrap_or_default()) {
+            (Timing::Timed, c) => format!(
+                "timed: Δ {} tick{}, drift {}, reply {}, heartbeat {}, election {}..{} ticks",
+                c.delta,
+                if c.delta == 1 { "" } else { "s" },
+                c.drift(),
+                c.reply,
+                c.heartbeat,
+                c.election[0],
+                c.election[1]
+            ),
+            (timing, _) => format!("{timing} timing"),
+        });
         if self.gst {
             parts.push(match self.stabilize_within {
                 Some(k) => format!("GST, stable within {k} steps"),

@@ -9,24 +9,30 @@
 //! actions.
 
 pub mod claims;
+pub mod clock;
 mod config;
 pub mod properties;
 pub mod seeded;
 mod system;
 
 pub use claims::Modelled;
-pub use config::{ConfigError, ModelConfig, Naming, NetworkKind, Timing};
+pub use config::{drift_ppm, ClockConfig, ConfigError, ModelConfig, Naming, NetworkKind, Timing};
 pub use properties::{Liveness, LivenessClaim};
 pub use seeded::{BugInfo, ModelNode, SeededBug};
-pub use system::{describe_action, describe_partition, in_flight, Action, Env, Step, System};
+pub use system::{
+    describe_action, describe_partition, in_flight, Action, Env, EnvOf, Step, System,
+};
 
 use crate::leadership::{Leadership, Role};
 use crate::protocols::{Cluster, ProtocolKind, Timeouts, TimerRole};
+use clock::{Clock, Window};
 use seeded::Tamper;
 use stateright::actor::{
-    ActorModel, ActorModelAction, ActorModelState, Envelope, Id, LossyNetwork, Network,
+    Actor, ActorModel, ActorModelAction, ActorModelState, Command, Envelope, Id, LossyNetwork,
+    Network, Out,
 };
 use stateright::{Model, Property};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -72,7 +78,7 @@ pub fn all_seeded_bugs() -> Vec<BugInfo> {
 
 /// A protocol's cluster in a fault environment, ready for the checker.
 pub struct ElectionModel<P: Modelled> {
-    inner: ActorModel<ModelNode<P>, (), Env>,
+    inner: ActorModel<ModelNode<P>, (), EnvOf<P>>,
     /// The configuration the model was built from.
     pub config: ModelConfig,
     properties: Vec<Property<ElectionModel<P>>>,
@@ -109,7 +115,12 @@ impl<P: Modelled> ElectionModel<P> {
     }
 
     fn build(config: ModelConfig, tamper: Option<Tamper<P>>) -> Self {
-        let mut cluster = Cluster::new(config.nodes, Timeouts::default());
+        // The timed model runs its nodes with its own small durations.
+        let timeouts = match config.timing {
+            Timing::Timed => config.clock.unwrap_or_default().timeouts(),
+            _ => Timeouts::default(),
+        };
+        let mut cluster = Cluster::new(config.nodes, timeouts);
         if let Some(Tamper::Deviation(deviation)) = &tamper {
             cluster.deviation = Some(*deviation);
         }
@@ -120,7 +131,11 @@ impl<P: Modelled> ElectionModel<P> {
             NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
             NetworkKind::Duplicating => Network::new_unordered_duplicating([]),
         };
-        let inner = ActorModel::new((), Env::default())
+        let env = EnvOf::<P> {
+            clock: (config.timing == Timing::Timed).then(|| Clock::new(config.nodes)),
+            ..EnvOf::<P>::default()
+        };
+        let inner = ActorModel::new((), env)
             .actors(
                 (0..config.nodes).map(|_| ModelNode::new(P::new(cluster.clone()), tamper.clone())),
             )
@@ -204,9 +219,66 @@ impl<P: Modelled> ElectionModel<P> {
         self.bound_hit.load(Ordering::Relaxed)
     }
 
-    /// Whether timers follow the timely rules in `state`.
+    /// Whether timers follow the timely rules in `state` (never under timed
+    /// timing, whose clock is the whole truth about when timers fire).
     fn timely(&self, state: &System<P>) -> bool {
-        self.config.timing == Timing::Timely || state.env().after_gst()
+        match self.config.timing {
+            Timing::Timely => true,
+            Timing::Asynchronous => state.env().after_gst(),
+            Timing::Timed => false,
+        }
+    }
+
+    /// The clocks of the timed model (the defaults if none were given).
+    fn clock_config(&self) -> ClockConfig {
+        self.config.clock.unwrap_or_default()
+    }
+
+    /// When a timer armed now for `range` may fire.
+    fn window(&self, range: &std::ops::Range<std::time::Duration>) -> Window {
+        let ticks = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let (earliest, latest) = self
+            .clock_config()
+            .window(ticks(range.start), ticks(range.end));
+        let small = |t: u64| u32::try_from(t).unwrap_or(u32::MAX);
+        Window {
+            earliest: small(earliest),
+            latest: small(latest),
+        }
+    }
+
+    /// The timers an actor step arms, in order, found by running the step's
+    /// handler again: Stateright's state records only which timers are
+    /// armed, not when, so re-arming an armed timer would otherwise go
+    /// unseen. The handlers are deterministic, so this is the step's own
+    /// output.
+    fn armed_by(
+        &self,
+        state: &System<P>,
+        action: &ActorModelAction<P::Msg, P::Timer, P::Random>,
+    ) -> Vec<(usize, P::Timer, Window)> {
+        let mut out: Out<ModelNode<P>> = Out::new();
+        let node = match action {
+            ActorModelAction::Deliver { src, dst, msg } => {
+                let i = usize::from(*dst);
+                let mut s = Cow::Borrowed(&*state.0.actor_states[i]);
+                self.inner.actors[i].on_msg(*dst, &mut s, *src, msg.clone(), &mut out);
+                i
+            }
+            ActorModelAction::Timeout(id, timer) => {
+                let i = usize::from(*id);
+                let mut s = Cow::Borrowed(&*state.0.actor_states[i]);
+                self.inner.actors[i].on_timeout(*id, &mut s, timer, &mut out);
+                i
+            }
+            _ => return Vec::new(),
+        };
+        out.iter()
+            .filter_map(|command| match command {
+                Command::SetTimer(timer, range) => Some((node, timer.clone(), self.window(range))),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Whether the actor step `action` may happen in `state` under the
@@ -223,6 +295,10 @@ impl<P: Modelled> ElectionModel<P> {
             ActorModelAction::Recover(_) => faults_allowed && self.config.recover,
             ActorModelAction::Drop(_) => faults_allowed,
             ActorModelAction::Deliver { src, dst, .. } => !env.separated(*src, *dst),
+            ActorModelAction::Timeout(id, timer) if self.config.timing == Timing::Timed => env
+                .clock
+                .as_ref()
+                .is_none_or(|c| c.may_fire(usize::from(*id), timer)),
             ActorModelAction::Timeout(id, timer) => {
                 let held_back = Self::message_to_live_node(state)
                     || self.shorter_timer_armed(state, *id, timer)
@@ -297,11 +373,16 @@ impl<P: Modelled> ElectionModel<P> {
     }
 
     /// Applies the environment's bookkeeping after a step.
-    fn settle(&self, state: &mut ActorModelState<ModelNode<P>, Env>) {
+    fn settle(&self, state: &mut ActorModelState<ModelNode<P>, EnvOf<P>>) {
         let env = &state.history;
         // Messages to crashed nodes are lost under timely timing, and
-        // messages across a partition are lost always.
-        let timely = self.config.timing == Timing::Timely || env.after_gst();
+        // messages across a partition are lost always. (Under timed timing a
+        // message to a crashed node is lost when its deadline comes.)
+        let timely = match self.config.timing {
+            Timing::Timely => true,
+            Timing::Asynchronous => env.after_gst(),
+            Timing::Timed => false,
+        };
         let crashed = state.crashed.clone();
         let env = &state.history;
         let lost =
@@ -326,6 +407,14 @@ impl<P: Modelled> ElectionModel<P> {
             }
         }
         state.history.leaders.extend(leaders);
+        if let Some(mut clock) = state.history.clock.take() {
+            for (i, timers) in state.timers_set.iter().enumerate() {
+                let protocol = self.protocol(i);
+                clock.keep_timers(i, timers.iter(), |t| self.window(&protocol.timer_range(t)));
+            }
+            clock.keep_messages(in_flight(&state.network), self.clock_config().delta);
+            state.history.clock = Some(clock);
+        }
         if self.config.normalize_terms {
             let may_recover = self.config.recover && !state.history.after_gst();
             normalize_terms(state, may_recover);
@@ -356,7 +445,10 @@ impl<P: Modelled> ElectionModel<P> {
 /// `tests/model_checking.rs` checks on every reachable state of a small model
 /// that the successors of a normalised state are exactly the normalised
 /// successors.
-fn normalize_terms<P: Modelled>(state: &mut ActorModelState<ModelNode<P>, Env>, may_recover: bool) {
+fn normalize_terms<P: Modelled>(
+    state: &mut ActorModelState<ModelNode<P>, EnvOf<P>>,
+    may_recover: bool,
+) {
     use crate::protocols::Terms;
     let live = |i: usize| !state.crashed[i];
     let lowest = state
@@ -464,6 +556,11 @@ impl<P: Modelled> Model for ElectionModel<P> {
                 .map(Step::Actor),
         );
         let env = state.env();
+        if let Some(clock) = &env.clock {
+            if clock.may_tick(|id| state.is_live(id)) {
+                actions.push(Step::Tick);
+            }
+        }
         if env.after_gst() {
             return;
         }
@@ -487,6 +584,12 @@ impl<P: Modelled> Model for ElectionModel<P> {
                     self.inner.next_state(&amnesiac, action)?
                 } else {
                     let crash = matches!(action, ActorModelAction::Crash(_));
+                    let timed = self.config.timing == Timing::Timed;
+                    let armed = if timed {
+                        self.armed_by(state, &action)
+                    } else {
+                        Vec::new()
+                    };
                     // A delivered message's term, to check its recipient adopts it.
                     let delivered_term = match &action {
                         ActorModelAction::Deliver { dst, msg, .. } => {
@@ -494,7 +597,29 @@ impl<P: Modelled> Model for ElectionModel<P> {
                         }
                         _ => None,
                     };
-                    let mut next = self.inner.next_state(&state.0, action)?;
+                    let fired = match &action {
+                        ActorModelAction::Timeout(id, timer) => Some((*id, timer.clone())),
+                        _ => None,
+                    };
+                    let mut next = match (self.inner.next_state(&state.0, action), fired) {
+                        (Some(next), _) => next,
+                        // Stateright drops a firing that only re-arms its own
+                        // timer; with time explicit, that restarts the timer.
+                        (None, Some((id, timer))) if timed => {
+                            let mut next = state.0.clone();
+                            next.timers_set[usize::from(id)].cancel(&timer);
+                            for (_, t, _) in &armed {
+                                next.timers_set[usize::from(id)].set(t.clone());
+                            }
+                            next
+                        }
+                        (None, _) => return None,
+                    };
+                    if let Some(clock) = &mut next.history.clock {
+                        for (node, timer, window) in armed {
+                            clock.arm(node, timer, window);
+                        }
+                    }
                     if crash {
                         next.history.crashes += 1;
                     }
@@ -522,6 +647,15 @@ impl<P: Modelled> Model for ElectionModel<P> {
                 let mut next = state.0.clone();
                 next.history.gst = true;
                 next.history.partition = None;
+                next
+            }
+            Step::Tick => {
+                let mut next = state.0.clone();
+                if let Some(clock) = &mut next.history.clock {
+                    for (src, dst, msg) in clock.tick() {
+                        clock::remove_one(&mut next.network, src, dst, &msg);
+                    }
+                }
                 next
             }
         };
@@ -642,6 +776,77 @@ mod tests {
             in_flight: &[],
             crashed: [false; 3],
         }
+    }
+
+    /// A timed model of `quiet()` in which n0's watch on n2 has run down to
+    /// `watch` and n2's heartbeat `COORDINATOR` to n0 is in flight.
+    fn timed_quiet(watch: Window) -> (ElectionModel<Bully>, System<Bully>) {
+        let model = ElectionModel::new(ModelConfig {
+            nodes: 3,
+            timing: Timing::Timed,
+            clock: Some(ClockConfig::default()),
+            crashes: 0,
+            recover: false,
+            gst: false,
+            ..ModelConfig::default_for(ProtocolKind::Bully)
+        });
+        let situation = Situation {
+            in_flight: &[(2, 0, BullyMsg::Coordinator)],
+            ..quiet()
+        };
+        let mut state = system(&model, &situation, false);
+        let mut clock = Clock::new(3);
+        clock.arm(0, BullyTimer::LeaderTimeout, watch);
+        state.0.history.clock = Some(clock);
+        model.settle(&mut state.0);
+        (model, state)
+    }
+
+    #[test]
+    fn under_timed_timing_a_heartbeat_restarts_the_watch_it_feeds() {
+        let (model, state) = timed_quiet(Window {
+            earliest: 0,
+            latest: 1,
+        });
+        let deliver = Step::Actor(ActorModelAction::Deliver {
+            src: Id::from(2),
+            dst: Id::from(0),
+            msg: BullyMsg::Coordinator,
+        });
+        let next = model.next_state(&state, deliver).expect("delivered");
+        let clock = next.env().clock.as_ref().expect("timed");
+        let full = ClockConfig::default().election;
+        assert_eq!(
+            clock.window(0, &BullyTimer::LeaderTimeout),
+            Some(Window {
+                earliest: full[0],
+                latest: full[1]
+            }),
+            "re-arming an armed timer restarts it, as the runtime does"
+        );
+        assert_eq!(clock.messages().count(), 0, "the delivered copy is gone");
+    }
+
+    #[test]
+    fn under_timed_timing_a_timer_fires_inside_its_window_and_time_waits_for_it() {
+        let early = Window {
+            earliest: 1,
+            latest: 2,
+        };
+        let (model, state) = timed_quiet(early);
+        let watch = ActorModelAction::Timeout(Id::from(0), BullyTimer::LeaderTimeout);
+        assert!(!model.allows(&state, &watch), "too early");
+        let mut actions = Vec::new();
+        model.actions(&state, &mut actions);
+        assert!(actions.contains(&Step::Tick));
+        let later = model.next_state(&state, Step::Tick).expect("a tick");
+        assert!(model.allows(&later, &watch));
+        let mut actions = Vec::new();
+        model.actions(&later, &mut actions);
+        assert!(
+            !actions.contains(&Step::Tick),
+            "the heartbeat's deadline has come: it is delivered before time moves on"
+        );
     }
 
     #[test]

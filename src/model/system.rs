@@ -1,5 +1,6 @@
 //! The state of a whole modelled system, and the steps between states.
 
+use super::clock::Clock;
 use super::ModelNode;
 use crate::leadership::{node_name, Leadership, Role};
 use crate::protocols::Protocol;
@@ -11,9 +12,11 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// What the environment remembers besides the actors. It travels in
-/// Stateright's per-state history slot, so it is part of every state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Env {
+/// Stateright's per-state history slot, so it is part of every state. `M`
+/// and `T` are the protocol's message and timer types, which the timed
+/// model's clock keeps deadlines for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Env<M, T> {
     /// Crashes so far, against the budget.
     pub crashes: usize,
     /// Partitions so far, against the budget.
@@ -29,9 +32,29 @@ pub struct Env {
     /// Some node received a message with a term above its own and kept its
     /// lower term (protocols with terms only).
     pub ignored_higher_term: bool,
+    /// Under timed timing: every timer's window and every message's
+    /// deadline (see [`super::clock`]).
+    pub clock: Option<Clock<M, T>>,
 }
 
-impl Env {
+impl<M, T> Default for Env<M, T> {
+    fn default() -> Self {
+        Env {
+            crashes: 0,
+            partitions: 0,
+            partition: None,
+            gst: false,
+            leaders: BTreeSet::new(),
+            ignored_higher_term: false,
+            clock: None,
+        }
+    }
+}
+
+/// The environment of protocol `P`'s system.
+pub type EnvOf<P> = Env<<P as Actor>::Msg, <P as Actor>::Timer>;
+
+impl<M, T> Env<M, T> {
     /// Whether the partition keeps `a` and `b` apart.
     pub fn separated(&self, a: Id, b: Id) -> bool {
         match &self.partition {
@@ -55,7 +78,7 @@ pub(crate) fn normalise(mut side: Vec<bool>) -> Vec<bool> {
 }
 
 /// Moves per-node values to the nodes' new ids.
-fn reindex<T: Clone, S>(values: &[T], plan: &RewritePlan<Id, S>, empty: T) -> Vec<T> {
+pub(super) fn reindex<T: Clone, S>(values: &[T], plan: &RewritePlan<Id, S>, empty: T) -> Vec<T> {
     let mut moved = vec![empty; values.len()];
     for (i, v) in values.iter().enumerate() {
         if let Some(slot) = moved.get_mut(usize::from(plan.rewrite(&Id::from(i)))) {
@@ -65,7 +88,7 @@ fn reindex<T: Clone, S>(values: &[T], plan: &RewritePlan<Id, S>, empty: T) -> Ve
     moved
 }
 
-impl Rewrite<Id> for Env {
+impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Env<M, T> {
     fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
         Env {
             crashes: self.crashes,
@@ -77,6 +100,7 @@ impl Rewrite<Id> for Env {
             gst: self.gst,
             leaders: self.leaders.rewrite(plan),
             ignored_higher_term: self.ignored_higher_term,
+            clock: self.clock.as_ref().map(|c| c.rewrite(plan)),
         }
     }
 }
@@ -94,8 +118,11 @@ pub enum Step<M, T, R> {
     /// The split ends.
     Heal,
     /// Global stabilisation time: from now on no crash, recovery, loss or
-    /// partition, and timing is timely.
+    /// partition, and timing is timely (under timed timing, which is
+    /// synchronous throughout, only the faults end).
     Gst,
+    /// Timed timing: one tick of real time passes.
+    Tick,
 }
 
 /// A step of protocol `P`'s system.
@@ -104,7 +131,7 @@ pub type Action<P> = Step<<P as Actor>::Msg, <P as Actor>::Timer, <P as Actor>::
 /// A state of the whole system: every node, the network, the timers and the
 /// environment. A thin wrapper around Stateright's state whose `Debug` output
 /// is a legible per-node table (the Explorer shows states with it).
-pub struct System<P: Protocol>(pub ActorModelState<ModelNode<P>, Env>);
+pub struct System<P: Protocol>(pub ActorModelState<ModelNode<P>, EnvOf<P>>);
 
 impl<P: Protocol> System<P> {
     /// Each node's id, state and whether it is crashed. A crashed node's last
@@ -130,7 +157,7 @@ impl<P: Protocol> System<P> {
     }
 
     /// What the environment remembers.
-    pub fn env(&self) -> &Env {
+    pub fn env(&self) -> &EnvOf<P> {
         &self.0.history
     }
 
@@ -176,9 +203,13 @@ impl<P: Protocol> fmt::Debug for System<P> {
                 (false, Role::Follower) => "  follower",
             };
             write!(f, "{:<3} {:<11} {:?}", node_name(id), marker, state)?;
+            let clock = self.env().clock.as_ref();
             let mut timers: Vec<String> = self.0.timers_set[usize::from(id)]
                 .iter()
-                .map(|t| format!("{t:?}"))
+                .map(|t| match clock.and_then(|c| c.window(usize::from(id), t)) {
+                    Some(w) => format!("{t:?} in {}..{}", w.earliest, w.latest),
+                    None => format!("{t:?}"),
+                })
                 .collect();
             if !timers.is_empty() {
                 timers.sort();
@@ -186,9 +217,17 @@ impl<P: Protocol> fmt::Debug for System<P> {
             }
             writeln!(f)?;
         }
-        let mut envelopes: Vec<String> = in_flight(&self.0.network)
-            .map(|(src, dst, msg)| format!("{}→{} {:?}", node_name(src), node_name(dst), msg))
-            .collect();
+        let mut envelopes: Vec<String> = match &self.env().clock {
+            Some(clock) => clock
+                .messages()
+                .map(|(src, dst, msg, left)| {
+                    format!("{}→{} {:?} ≤{left}", node_name(src), node_name(dst), msg)
+                })
+                .collect(),
+            None => in_flight(&self.0.network)
+                .map(|(src, dst, msg)| format!("{}→{} {:?}", node_name(src), node_name(dst), msg))
+                .collect(),
+        };
         envelopes.sort();
         writeln!(
             f,
@@ -276,6 +315,7 @@ pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
         }
         Step::Partition(side) => format!("network splits: {}", describe_partition(side)),
         Step::Heal => "network heals".into(),
-        Step::Gst => "GST: from now on no faults, timely timing".into(),
+        Step::Gst => "GST: from now on no faults".into(),
+        Step::Tick => "⏲ 1 tick passes".into(),
     }
 }

@@ -1,0 +1,331 @@
+//! Time made explicit: the clock of the timed model ([`Timing::Timed`]).
+//!
+//! Real time advances in ticks, each an explicit step of the trace ("1 tick
+//! passes"). Between two ticks any number of deliveries, timer firings and
+//! faults happen, in any order, all at the same instant. Two obligations
+//! hold time back:
+//! - every message is delivered, or lost, at most Δ ticks after it was sent
+//!   (a message to a node that is down when its deadline comes is lost, as a
+//!   datagram to a dead process is);
+//! - every armed timer fires inside its window: a timer of local duration
+//!   `lo..hi` armed at tick t fires at a tick in
+//!   [t + ⌊lo / (1 + ε)⌋, t + ⌈hi / (1 − ε)⌉], where ε bounds how far a
+//!   node's clock rate strays from real time. Arming a timer that is already
+//!   armed restarts it, as the runtime does.
+//!
+//! Each timer's window is chosen on its own, which is more freedom than one
+//! drifting clock per node gives (two timers of one node may disagree about
+//! the rate): that can only add executions, never remove one.
+//!
+//! **Why integer ticks lose no execution.** Every constraint is a closed
+//! interval with integer ends (windows are rounded outwards to make them
+//! so). For such constraints, any execution over real time can be shifted
+//! to one in which every event happens at an integer tick and events keep
+//! their order — the digitisation argument of Henzinger, Manna and Pnueli
+//! ("What good are digital clocks?", ICALP 1992): round each event's time
+//! down when its fractional part is at most some fixed θ, up otherwise; a
+//! closed constraint between two events still holds after rounding. The
+//! properties checked read only the order of states, so they hold over real
+//! time exactly when they hold over integer ticks.
+//!
+//! **Why the state space stays finite.** The clock stores no absolute time:
+//! every deadline is kept as ticks from now, and a tick counts them all
+//! down. A window's earliest end stops at 0 (the timer may fire), its latest
+//! end never passes 0 at a live node (time waits for the timer), so every
+//! value is bounded by the longest window or Δ.
+//!
+//! [`Timing::Timed`]: super::Timing::Timed
+
+use serde::Serialize;
+use stateright::actor::{Id, Network};
+use stateright::{Rewrite, RewritePlan};
+use std::collections::BTreeMap;
+use std::hash::Hash;
+
+/// When an armed timer may fire: ticks from now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Window {
+    /// It may fire once this is 0.
+    pub earliest: u32,
+    /// It must fire before this many ticks pass.
+    pub latest: u32,
+}
+
+/// The deadlines of the timed model: every armed timer's window and every
+/// message's time left in flight, relative to now.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Clock<M, T> {
+    /// Per node, its armed timers (sorted), each with its window.
+    timers: Vec<Vec<(T, Window)>>,
+    /// Every message in flight, one entry per copy, with the ticks left
+    /// before it must have been delivered; sorted, so that equal systems
+    /// have equal clocks.
+    messages: Vec<(Id, Id, M, u32)>,
+}
+
+impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
+    /// A clock for `nodes` nodes with nothing armed and nothing in flight.
+    pub fn new(nodes: usize) -> Self {
+        Clock {
+            timers: vec![Vec::new(); nodes],
+            messages: Vec::new(),
+        }
+    }
+
+    /// The window of `timer` at `node`, if it is armed.
+    pub fn window(&self, node: usize, timer: &T) -> Option<Window> {
+        let timers = self.timers.get(node)?;
+        let i = timers.binary_search_by(|(t, _)| t.cmp(timer)).ok()?;
+        Some(timers[i].1)
+    }
+
+    /// Arms (or re-arms, restarting it) `timer` at `node`.
+    pub fn arm(&mut self, node: usize, timer: T, window: Window) {
+        let Some(timers) = self.timers.get_mut(node) else {
+            return;
+        };
+        match timers.binary_search_by(|(t, _)| t.cmp(&timer)) {
+            Ok(i) => timers[i].1 = window,
+            Err(i) => timers.insert(i, (timer, window)),
+        }
+    }
+
+    /// Keeps at `node` exactly the timers in `armed`: drops the others, and
+    /// arms those it does not know yet with `fresh` (a node that has just
+    /// started or recovered armed them now).
+    pub fn keep_timers<'a>(
+        &mut self,
+        node: usize,
+        armed: impl Iterator<Item = &'a T>,
+        fresh: impl Fn(&T) -> Window,
+    ) where
+        T: 'a,
+    {
+        let Some(timers) = self.timers.get_mut(node) else {
+            return;
+        };
+        let mut kept: Vec<(T, Window)> = armed
+            .map(|t| {
+                let window = timers
+                    .binary_search_by(|(u, _)| u.cmp(t))
+                    .map(|i| timers[i].1)
+                    .unwrap_or_else(|_| fresh(t));
+                (t.clone(), window)
+            })
+            .collect();
+        kept.sort();
+        *timers = kept;
+    }
+
+    /// Brings the messages' deadlines in line with what is in flight: a copy
+    /// that left the network (delivered, lost, cut off) takes the earliest
+    /// deadline of its kind with it, and a new copy has `delta` ticks.
+    ///
+    /// Removing the *earliest* copy is no loss of generality: the copies
+    /// carry the same message, and the one left behind, with the later
+    /// deadline, allows everything the other would.
+    pub fn keep_messages<'a>(
+        &mut self,
+        in_flight: impl Iterator<Item = (Id, Id, &'a M)>,
+        delta: u32,
+    ) where
+        M: 'a,
+    {
+        let mut counts: BTreeMap<(Id, Id, &M), usize> = BTreeMap::new();
+        for (src, dst, msg) in in_flight {
+            *counts.entry((src, dst, msg)).or_default() += 1;
+        }
+        let mut old: BTreeMap<(Id, Id, &M), Vec<u32>> = BTreeMap::new();
+        for (src, dst, msg, left) in &self.messages {
+            old.entry((*src, *dst, msg)).or_default().push(*left);
+        }
+        let mut messages = Vec::with_capacity(self.messages.len() + 2);
+        for ((src, dst, msg), count) in counts {
+            let mut lefts = old.remove(&(src, dst, msg)).unwrap_or_default();
+            lefts.sort_unstable();
+            let surplus = lefts.len().saturating_sub(count);
+            let mut kept: Vec<u32> = lefts.split_off(surplus);
+            kept.resize(count, delta);
+            kept.sort_unstable();
+            messages.extend(kept.into_iter().map(|left| (src, dst, msg.clone(), left)));
+        }
+        self.messages = messages;
+    }
+
+    /// Whether `timer` at `node` may fire now (a timer the clock does not
+    /// know may: it cannot hold anything back).
+    pub fn may_fire(&self, node: usize, timer: &T) -> bool {
+        self.window(node, timer).is_none_or(|w| w.earliest == 0)
+    }
+
+    /// Whether time may pass: no timer at a live node must fire now, and no
+    /// message to a live node must be delivered now.
+    pub fn may_tick(&self, live: impl Fn(Id) -> bool) -> bool {
+        let timers_wait = self
+            .timers
+            .iter()
+            .enumerate()
+            .any(|(i, timers)| live(Id::from(i)) && timers.iter().any(|(_, w)| w.latest == 0));
+        let messages_wait = self
+            .messages
+            .iter()
+            .any(|(_, dst, _, left)| *left == 0 && live(*dst));
+        !timers_wait && !messages_wait
+    }
+
+    /// One tick passes. Returns the messages whose deadline has passed (their
+    /// recipients are down): they are lost, and must leave the network too.
+    pub fn tick(&mut self) -> Vec<(Id, Id, M)> {
+        for timers in &mut self.timers {
+            for (_, w) in timers.iter_mut() {
+                w.earliest = w.earliest.saturating_sub(1);
+                w.latest = w.latest.saturating_sub(1);
+            }
+        }
+        let mut lost = Vec::new();
+        self.messages.retain_mut(|(src, dst, msg, left)| {
+            if *left == 0 {
+                lost.push((*src, *dst, msg.clone()));
+                false
+            } else {
+                *left -= 1;
+                true
+            }
+        });
+        lost
+    }
+
+    /// Each armed timer with its window, per node.
+    pub fn timers(&self, node: usize) -> &[(T, Window)] {
+        self.timers.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    /// The ticks left for each message in flight.
+    pub fn messages(&self) -> impl Iterator<Item = (Id, Id, &M, u32)> {
+        self.messages
+            .iter()
+            .map(|(src, dst, msg, left)| (*src, *dst, msg, *left))
+    }
+}
+
+impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Clock<M, T> {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        let mut messages: Vec<(Id, Id, M, u32)> = self
+            .messages
+            .iter()
+            .map(|(src, dst, msg, left)| {
+                (
+                    plan.rewrite(src),
+                    plan.rewrite(dst),
+                    msg.rewrite(plan),
+                    *left,
+                )
+            })
+            .collect();
+        messages.sort();
+        Clock {
+            timers: super::system::reindex(&self.timers, plan, Vec::new()),
+            messages,
+        }
+    }
+}
+
+/// Takes one copy of `msg` from `src` to `dst` out of the network.
+pub fn remove_one<M: Eq + Hash + Clone>(network: &mut Network<M>, src: Id, dst: Id, msg: &M) {
+    match network {
+        Network::UnorderedNonDuplicating(multiset) => {
+            let envelope = stateright::actor::Envelope {
+                src,
+                dst,
+                msg: msg.clone(),
+            };
+            if let Some(count) = multiset.get_mut(&envelope) {
+                *count -= 1;
+                if *count == 0 {
+                    multiset.remove(&envelope);
+                }
+            }
+        }
+        Network::Ordered(channels) => {
+            if let Some(queue) = channels.get_mut(&(src, dst)) {
+                if let Some(i) = queue.iter().position(|m| m == msg) {
+                    queue.remove(i);
+                }
+                if queue.is_empty() {
+                    channels.remove(&(src, dst));
+                }
+            }
+        }
+        // The timed model refuses a duplicating network (see
+        // `ConfigError::TimedOnDuplicatingNetwork`).
+        Network::UnorderedDuplicating(..) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(earliest: u32, latest: u32) -> Window {
+        Window { earliest, latest }
+    }
+
+    #[test]
+    fn a_timer_may_fire_inside_its_window_and_holds_time_at_its_end() {
+        let mut clock: Clock<u8, &str> = Clock::new(1);
+        clock.arm(0, "t", w(1, 2));
+        let live = |_| true;
+        assert!(!clock.may_fire(0, &"t"), "too early");
+        assert!(clock.may_tick(live));
+        clock.tick();
+        assert!(clock.may_fire(0, &"t"));
+        assert!(clock.may_tick(live));
+        clock.tick();
+        assert_eq!(clock.window(0, &"t"), Some(w(0, 0)));
+        assert!(!clock.may_tick(live), "time waits for the timer");
+        assert!(clock.may_tick(|_| false), "not for a node that is down");
+    }
+
+    #[test]
+    fn re_arming_restarts_a_timer() {
+        let mut clock: Clock<u8, &str> = Clock::new(1);
+        clock.arm(0, "t", w(2, 3));
+        clock.tick();
+        clock.tick();
+        clock.arm(0, "t", w(2, 3));
+        assert_eq!(clock.window(0, &"t"), Some(w(2, 3)));
+    }
+
+    #[test]
+    fn keeping_timers_drops_cancelled_ones_and_arms_new_ones_fresh() {
+        let mut clock: Clock<u8, &str> = Clock::new(1);
+        clock.arm(0, "a", w(0, 1));
+        clock.arm(0, "b", w(0, 1));
+        clock.keep_timers(0, ["b", "c"].iter(), |_| w(5, 6));
+        assert_eq!(clock.timers(0), &[("b", w(0, 1)), ("c", w(5, 6))]);
+    }
+
+    #[test]
+    fn a_message_leaving_the_network_takes_the_earliest_deadline_with_it() {
+        let (a, b) = (Id::from(0), Id::from(1));
+        let mut clock: Clock<u8, &str> = Clock::new(2);
+        clock.keep_messages([(a, b, &7)].into_iter(), 2);
+        clock.tick();
+        clock.keep_messages([(a, b, &7), (a, b, &7)].into_iter(), 2);
+        let lefts = |c: &Clock<u8, &str>| c.messages().map(|m| m.3).collect::<Vec<_>>();
+        assert_eq!(lefts(&clock), vec![1, 2]);
+        clock.keep_messages([(a, b, &7)].into_iter(), 2);
+        assert_eq!(lefts(&clock), vec![2]);
+    }
+
+    #[test]
+    fn a_message_at_its_deadline_holds_time_unless_its_recipient_is_down() {
+        let (a, b) = (Id::from(0), Id::from(1));
+        let mut clock: Clock<u8, &str> = Clock::new(2);
+        clock.keep_messages([(a, b, &7)].into_iter(), 0);
+        assert!(!clock.may_tick(|_| true));
+        assert!(clock.may_tick(|id| id != b));
+        assert_eq!(clock.tick(), vec![(a, b, 7)], "lost at its deadline");
+        assert_eq!(clock.messages().count(), 0);
+    }
+}
