@@ -63,7 +63,10 @@ Examples:
   elect check raft --nodes 4 --max-term 2 --crashes 0
   elect check bully --timing asynchronous     # split brain: a counterexample, exit 1
   elect check ring --lossy                    # split brain through a lost ack
-  elect check bully --recover                 # a recovering higher node coordinates too early",
+  elect check bully --recover                 # a recovering higher node coordinates too early
+  elect check bully --timing timed --nodes 3 --crashes 1 --reply-ticks 2
+                                              # Δ-synchronous: a reply timeout of one round trip splits the brain
+  elect check models/bully-halt-3-recovery-timed.toml   # Garcia-Molina's stale HALT, with time explicit",
     );
     text
 }

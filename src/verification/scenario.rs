@@ -15,6 +15,13 @@
 //! max_term = 2
 //! max_in_flight = 5
 //!
+//! [model.clock]      # only with timing = "timed"; each key optional
+//! delta = 1          # Δ: ticks a message may spend in flight
+//! drift = 0.05       # ε: clock rates within [1 − ε, 1 + ε]
+//! reply = 3          # timeouts, in ticks
+//! heartbeat = 4
+//! election = [8, 10]
+//!
 //! [check]            # optional
 //! strategy = "dfs"
 //! symmetry = true
