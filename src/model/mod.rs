@@ -24,7 +24,7 @@ pub use system::{
 };
 
 use crate::leadership::{Leadership, Role};
-use crate::protocols::{Cluster, ProtocolKind, Timeouts, TimerRole};
+use crate::protocols::{Cluster, ProtocolKind, Terms, Timeouts, TimerRole};
 use clock::{Clock, Window};
 use seeded::Tamper;
 use stateright::actor::{
@@ -449,46 +449,21 @@ fn normalize_terms<P: Modelled>(
     state: &mut ActorModelState<ModelNode<P>, EnvOf<P>>,
     may_recover: bool,
 ) {
-    use crate::protocols::Terms;
     let live = |i: usize| !state.crashed[i];
-    let lowest = state
-        .actor_states
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| live(i))
-        .filter_map(|(_, s)| s.lowest_term())
-        .chain(
-            state
-                .actor_storages
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| live(i) || may_recover)
-                // A node that saved nothing restarts at term 0.
-                .filter_map(|(_, s)| match s {
-                    Some(saved) => saved.lowest_term(),
-                    None => P::HAS_TERMS.then_some(0),
-                }),
-        )
-        .chain(in_flight(&state.network).filter_map(|(_, _, m)| m.lowest_term()))
-        .min();
+    // A node that saved nothing restarts at term 0.
+    let lowest = node_terms(
+        state,
+        live,
+        |i| live(i) || may_recover,
+        P::HAS_TERMS.then_some(0),
+    )
+    .chain(in_flight(&state.network).filter_map(|(_, _, m)| m.lowest_term()))
+    .min();
     let Some(lowest) = lowest else {
         return;
     };
-    let dead_terms = state
-        .actor_states
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| !live(i))
-        .filter_map(|(_, s)| s.lowest_term())
-        .chain(
-            state
-                .actor_storages
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| !live(i) && !may_recover)
-                .filter_map(|(_, s)| s.as_ref().and_then(Terms::lowest_term)),
-        );
-    let below = dead_terms.into_iter().any(|t| t < lowest);
+    let below =
+        node_terms(state, |i| !live(i), |i| !live(i) && !may_recover, None).any(|t| t < lowest);
     let by = if below { lowest - 1 } else { lowest };
     if by == 0 && !below {
         return;
@@ -523,6 +498,33 @@ fn normalize_terms<P: Modelled>(
         .filter(|&(term, _)| term >= lowest)
         .map(|(term, id)| (term - by, id))
         .collect();
+}
+
+/// The lowest term of each node state that `of_state` selects and of each
+/// saved storage that `of_storage` selects (node indices); a node that saved
+/// nothing counts as `unsaved`.
+fn node_terms<'a, P: Modelled>(
+    state: &'a ActorModelState<ModelNode<P>, EnvOf<P>>,
+    of_state: impl Fn(usize) -> bool + 'a,
+    of_storage: impl Fn(usize) -> bool + 'a,
+    unsaved: Option<u64>,
+) -> impl Iterator<Item = u64> + 'a {
+    let states = state
+        .actor_states
+        .iter()
+        .enumerate()
+        .filter(move |&(i, _)| of_state(i))
+        .filter_map(|(_, s)| s.lowest_term());
+    let storages = state
+        .actor_storages
+        .iter()
+        .enumerate()
+        .filter(move |&(i, _)| of_storage(i))
+        .filter_map(move |(_, s)| match s {
+            Some(saved) => saved.lowest_term(),
+            None => unsaved,
+        });
+    states.chain(storages)
 }
 
 impl<P: Modelled> Model for ElectionModel<P> {
