@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 13);
+    assert_eq!(bugs.len(), 14);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -35,7 +35,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
         assert!(bug.name.starts_with(bug.protocol.name()), "{}", bug.name);
     }
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
-    assert_eq!(raft.count(), 7);
+    assert_eq!(raft.count(), 8);
 }
 
 #[test]
@@ -64,6 +64,16 @@ fn an_unsaved_vote_breaks_election_safety_after_a_crash() {
     assert_eq!(
         caught("raft/vote-not-persisted", "raft-3-ordered-reliable"),
         "election safety"
+    );
+}
+
+/// What the runtime reports as the leader is checked too: a follower that
+/// moved to a new term but still names the old term's leader.
+#[test]
+fn a_follower_naming_a_stale_leader_is_caught() {
+    assert_eq!(
+        caught("raft/stale-leader-in-new-term", "raft-3-partition"),
+        "followers name their term's leader"
     );
 }
 

@@ -277,6 +277,11 @@ impl Modelled for Ring {
 ///   term above its own adopts that term — Raft's rule for all servers ("if
 ///   a request or response contains a term T > currentTerm, set currentTerm
 ///   = T and convert to follower"). Under every fault model.
+/// - `followers name their term's leader` (always): a live follower that
+///   names a leader names the node that led its term — the view the
+///   runtime reports. Under every fault model: a follower learns its leader
+///   only from that leader's own heartbeat, which carries the leader's
+///   term.
 ///
 /// Raft's guarantee is per term: two nodes may both believe they lead in
 /// different terms (a deposed leader that has not yet heard of the new
@@ -288,6 +293,10 @@ impl Modelled for Raft {
             Property::always(
                 "adopts higher terms",
                 properties::adopts_received_terms::<Raft>,
+            ),
+            Property::always(
+                "followers name their term's leader",
+                properties::followers_name_their_terms_leader::<Raft>,
             ),
         ]
     }
@@ -355,6 +364,12 @@ impl Modelled for Raft {
                 tamper: Tamper::NeverArm(candidate_election_timer),
             },
             SeededBug {
+                name: "raft/stale-leader-in-new-term",
+                what: "a follower that adopts a higher term keeps naming the old term's leader",
+                scenario: SCENARIO,
+                tamper: Tamper::Undo(keep_leader_in_higher_term),
+            },
+            SeededBug {
                 name: "raft/leader-ignores-reply-term",
                 what: "a leader does not check the term of heartbeat replies",
                 scenario: SCENARIO,
@@ -389,6 +404,14 @@ fn keep_role_in_higher_term(before: &RaftState, after: &mut RaftState) {
         after.role = before.role;
         after.leader = before.leader;
         after.votes = before.votes.clone();
+    }
+}
+
+/// `raft/stale-leader-in-new-term`: a node that steps down to a higher term
+/// still names the leader of the term it left.
+fn keep_leader_in_higher_term(before: &RaftState, after: &mut RaftState) {
+    if after.term > before.term && after.role == RaftRole::Follower {
+        after.leader = before.leader;
     }
 }
 

@@ -101,6 +101,24 @@ pub fn one_leader_per_term<P: Modelled>(_: &ElectionModel<P>, state: &System<P>)
         .all(|&(term, id)| *by_term.entry(term).or_insert(id) == id)
 }
 
+/// A follower's view of the leader is never invented: every live follower
+/// that names a leader names a node that was leader in the follower's own
+/// term (over the whole execution recorded so far; protocols with terms).
+/// It may lag — that leader may have crashed or been deposed since — but
+/// it may not name a node that never led that term. This view is what
+/// `elect status` and the embedding API report as the leader.
+pub fn followers_name_their_terms_leader<P: Modelled>(
+    _: &ElectionModel<P>,
+    state: &System<P>,
+) -> bool {
+    let leaders = &state.env().leaders;
+    state
+        .live()
+        .filter(|(_, s)| s.role() == Role::Follower)
+        .filter_map(|(_, s)| Some((s.term()?, s.leader()?)))
+        .all(|led| leaders.contains(&led))
+}
+
 /// Term adoption: no node ever kept a term below that of a message it
 /// received (see [`super::Env::ignored_higher_term`]).
 pub fn adopts_received_terms<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
