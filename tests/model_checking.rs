@@ -439,3 +439,37 @@ fn normalising_terms_commutes_with_every_step() {
         "the shift was exercised on {shifted} states"
     );
 }
+
+/// A sanity example must be a run of the protocol, not its starting point:
+/// no initial state of any protocol's default model (nor of its timed
+/// variant) is an example of any "sometimes" property.
+#[test]
+fn no_sanity_example_is_an_initial_state() {
+    use elect::model::ElectionModel;
+    use stateright::{Expectation, Model};
+    for kind in ProtocolKind::ALL {
+        for timing in [None, Some(Timing::Timed)] {
+            let mut config = ModelConfig::default_for(kind);
+            if let Some(timing) = timing {
+                config.timing = timing;
+            }
+            elect::with_protocol!(kind, P => {
+                let model = ElectionModel::<P>::new(config.clone());
+                let sanity = model
+                    .properties()
+                    .into_iter()
+                    .filter(|p| matches!(p.expectation, Expectation::Sometimes));
+                for property in sanity {
+                    for state in model.init_states() {
+                        assert!(
+                            !(property.condition)(&model, &state),
+                            "{kind:?} ({}): '{}' holds in the initial state",
+                            config.timing,
+                            property.name
+                        );
+                    }
+                }
+            });
+        }
+    }
+}
