@@ -473,3 +473,40 @@ fn no_sanity_example_is_an_initial_state() {
         }
     }
 }
+
+/// The coverage report counts every transition of the graph once, by kind,
+/// and names the kinds a model allows: here ticks of the timed model, the
+/// crash, and each message and timer of Bully.
+#[test]
+fn coverage_counts_every_transition_by_kind() {
+    use elect::model::ClockConfig;
+    let kind = ProtocolKind::Bully;
+    let config = ModelConfig {
+        nodes: 3,
+        crashes: 1,
+        timing: Timing::Timed,
+        clock: Some(ClockConfig::default()),
+        ..ModelConfig::default_for(kind)
+    };
+    let result = check(kind, config, defaults(kind));
+    let liveness = result.liveness.as_ref().expect("liveness ran");
+    let counted: u64 = liveness.coverage.values().sum();
+    assert_eq!(counted, liveness.edges as u64);
+    for step in [
+        "tick",
+        "crash",
+        "GST",
+        "deliver Election",
+        "fire AnswerTimeout",
+    ] {
+        assert!(
+            liveness.coverage.get(step).is_some_and(|&n| n > 0),
+            "{step}: {:?}",
+            liveness.coverage
+        );
+    }
+    assert!(
+        !liveness.coverage.contains_key("lose Ok"),
+        "no loss modelled"
+    );
+}

@@ -20,7 +20,7 @@ pub use config::{drift_ppm, ClockConfig, ConfigError, ModelConfig, Naming, Netwo
 pub use properties::{Liveness, LivenessClaim};
 pub use seeded::{BugInfo, ModelNode, SeededBug};
 pub use system::{
-    describe_action, describe_partition, in_flight, Action, Env, EnvOf, Step, System,
+    action_kind, describe_action, describe_partition, in_flight, Action, Env, EnvOf, Step, System,
 };
 
 use crate::leadership::{Leadership, Role};

@@ -293,6 +293,29 @@ pub fn in_flight<M: Eq + Hash>(
     }
 }
 
+/// What kind of step an action is, for the coverage count: `deliver Vote`,
+/// `lose Vote`, `fire Election`, `crash`, `recover`, `split`, `heal`,
+/// `GST`, `tick`. Written into `out` (cleared first), so that counting
+/// millions of steps allocates only for kinds not seen before.
+pub fn action_kind<P: Protocol>(action: &Action<P>, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    let _ = match action {
+        Step::Actor(ActorModelAction::Deliver { msg, .. }) => {
+            write!(out, "deliver {}", P::message_kind(msg))
+        }
+        Step::Actor(ActorModelAction::Drop(e)) => write!(out, "lose {}", P::message_kind(&e.msg)),
+        Step::Actor(ActorModelAction::Timeout(_, timer)) => write!(out, "fire {timer:?}"),
+        Step::Actor(ActorModelAction::Crash(_)) => out.write_str("crash"),
+        Step::Actor(ActorModelAction::Recover(_)) => out.write_str("recover"),
+        Step::Actor(ActorModelAction::SelectRandom { .. }) => out.write_str("choose"),
+        Step::Partition(_) => out.write_str("split"),
+        Step::Heal => out.write_str("heal"),
+        Step::Gst => out.write_str("GST"),
+        Step::Tick => out.write_str("tick"),
+    };
+}
+
 /// One step of a trace in words: `n0 → n1  RequestVote { term: 1 }`.
 pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
     match action {

@@ -29,7 +29,7 @@
 
 use super::trace::Trace;
 use super::verdict::{Kind, Outcome, Phase, Progress, Steps};
-use crate::model::{Bound, ElectionModel, Liveness, LivenessClaim, Modelled, System};
+use crate::model::{action_kind, Bound, ElectionModel, Liveness, LivenessClaim, Modelled, System};
 use serde::Serialize;
 use stateright::{Expectation, Model, Representative};
 use std::collections::hash_map::{DefaultHasher, Entry};
@@ -76,6 +76,11 @@ pub struct LivenessResult {
     pub truncated: bool,
     /// Wall-clock time.
     pub seconds: f64,
+    /// Coverage, as TLC prints it: how many transitions of the graph each
+    /// kind of step made (`deliver Vote`, `lose Vote`, `fire Election`,
+    /// `crash`, `tick`…), so that a reader sees what the bounds let the
+    /// checker explore — a kind missing here never happened.
+    pub coverage: BTreeMap<String, u64>,
 }
 
 /// The explored graph: per state its fingerprint, how it was first reached,
@@ -208,7 +213,7 @@ pub fn check<P: Modelled>(
         deadline: search.timeout.map(|t| started + t),
         stop_on: search.stop_on.clone(),
     };
-    let (graph, stopped) = explore(model, &claims, symmetry, &limits, started, progress);
+    let (graph, stopped, coverage) = explore(model, &claims, symmetry, &limits, started, progress);
     let n = graph.fingerprint.len();
     let forward = Adjacency::labelled(
         n,
@@ -273,6 +278,7 @@ pub fn check<P: Modelled>(
             bound_hit,
             truncated: stopped.is_some(),
             seconds: started.elapsed().as_secs_f64(),
+            coverage: coverage.into_iter().collect(),
         },
     }
 }
@@ -293,7 +299,7 @@ fn explore<P: Modelled>(
     limits: &Limits,
     started: Instant,
     progress: &mut dyn FnMut(Progress),
-) -> (Graph, Option<String>) {
+) -> (Graph, Option<String>, HashMap<String, u64>) {
     let canonical = |s: &System<P>| {
         if symmetry {
             fingerprint(&s.representative())
@@ -378,6 +384,8 @@ fn explore<P: Modelled>(
         }
     }
     let mut actions = Vec::new();
+    let mut coverage: HashMap<String, u64> = HashMap::new();
+    let mut kind = String::new();
     let mut last_report = Instant::now();
     while stopped.is_none() {
         let Some((from, state)) = frontier.pop_front() else {
@@ -404,9 +412,16 @@ fn explore<P: Modelled>(
         graph.enabled_from.push(graph.enabled.len() as u32);
         for action in actions.drain(..) {
             let key = if after { fingerprint(&action) } else { 0 };
+            action_kind::<P>(&action, &mut kind);
             let Some(next) = model.next_state(&state, action) else {
                 continue;
             };
+            match coverage.get_mut(kind.as_str()) {
+                Some(count) => *count += 1,
+                None => {
+                    coverage.insert(kind.clone(), 1);
+                }
+            }
             if after {
                 graph.enabled.push(key);
             }
@@ -432,7 +447,7 @@ fn explore<P: Modelled>(
         }
     }
     graph.enabled_from.push(graph.enabled.len() as u32);
-    (graph, stopped)
+    (graph, stopped, coverage)
 }
 
 /// Why a search that met an unexpected safety counterexample stopped.

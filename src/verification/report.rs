@@ -113,6 +113,18 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
         }
     }
     if let Some(l) = &result.liveness {
+        if !l.coverage.is_empty() {
+            let kinds: Vec<String> = l
+                .coverage
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  coverage (transitions per kind of step): {}",
+                kinds.join(" · ")
+            );
+        }
         let settled = l.claims.iter().filter(|c| {
             c.kind == Kind::Stabilisation
                 && matches!(c.outcome, Outcome::Holds | Outcome::HoldsWithinBound)
