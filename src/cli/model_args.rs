@@ -56,6 +56,10 @@ pub struct ModelArgs {
     /// With --timing timed: the election timeout's range, in ticks.
     #[arg(long, value_name = "LO..HI", value_parser = parse_tick_range)]
     pub election_ticks: Option<[u32; 2]>,
+    /// With --timing timed: nodes start at different times, each within
+    /// this many ticks of the beginning.
+    #[arg(long, value_name = "TICKS")]
+    pub stagger: Option<u32>,
     /// Add a GST step after which no faults happen and timing is timely, and
     /// check that a single leader known to all emerges and stays.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
@@ -103,6 +107,7 @@ impl ModelArgs {
             set(&mut clock.reply, self.reply_ticks);
             set(&mut clock.heartbeat, self.heartbeat_ticks);
             set(&mut clock.election, self.election_ticks);
+            set(&mut clock.stagger, self.stagger);
             c.clock = Some(clock);
         }
         set(&mut c.gst, self.gst);
@@ -124,6 +129,7 @@ impl ModelArgs {
             || self.reply_ticks.is_some()
             || self.heartbeat_ticks.is_some()
             || self.election_ticks.is_some()
+            || self.stagger.is_some()
     }
 
     /// Whether any flag that shapes the model was given.

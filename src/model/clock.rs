@@ -61,6 +61,9 @@ pub struct Clock<M, T> {
     /// before it must have been delivered; sorted, so that equal systems
     /// have equal clocks.
     messages: Vec<(Id, Id, M, u32)>,
+    /// Per node that has not started yet (staggered starts): the ticks left
+    /// before it must.
+    unstarted: Vec<Option<u32>>,
 }
 
 impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
@@ -69,6 +72,7 @@ impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
         Clock {
             timers: vec![Vec::new(); nodes],
             messages: Vec::new(),
+            unstarted: vec![None; nodes],
         }
     }
 
@@ -152,6 +156,25 @@ impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
         self.messages = messages;
     }
 
+    /// Holds `node` back from starting: it must start within `ticks`.
+    pub fn delay_start(&mut self, node: usize, ticks: u32) {
+        if let Some(slot) = self.unstarted.get_mut(node) {
+            *slot = Some(ticks);
+        }
+    }
+
+    /// Whether `node` has yet to start.
+    pub fn unstarted(&self, node: usize) -> bool {
+        self.unstarted.get(node).is_some_and(Option::is_some)
+    }
+
+    /// `node` has started.
+    pub fn started(&mut self, node: usize) {
+        if let Some(slot) = self.unstarted.get_mut(node) {
+            *slot = None;
+        }
+    }
+
     /// Whether `timer` at `node` may fire now (a timer the clock does not
     /// know may: it cannot hold anything back).
     pub fn may_fire(&self, node: usize, timer: &T) -> bool {
@@ -170,7 +193,8 @@ impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
             .messages
             .iter()
             .any(|(_, dst, _, left)| *left == 0 && live(*dst));
-        !timers_wait && !messages_wait
+        let start_waits = self.unstarted.contains(&Some(0));
+        !timers_wait && !messages_wait && !start_waits
     }
 
     /// One tick passes. Returns the messages whose deadline has passed (their
@@ -181,6 +205,9 @@ impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
                 w.earliest = w.earliest.saturating_sub(1);
                 w.latest = w.latest.saturating_sub(1);
             }
+        }
+        for left in self.unstarted.iter_mut().flatten() {
+            *left = left.saturating_sub(1);
         }
         let mut lost = Vec::new();
         self.messages.retain_mut(|(src, dst, msg, left)| {
@@ -226,6 +253,7 @@ impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Clock<M, T> {
         Clock {
             timers: super::system::reindex(&self.timers, plan, Vec::new()),
             messages,
+            unstarted: super::system::reindex(&self.unstarted, plan, None),
         }
     }
 }
@@ -284,6 +312,18 @@ mod tests {
         assert_eq!(clock.window(0, &"t"), Some(w(0, 0)));
         assert!(!clock.may_tick(live), "time waits for the timer");
         assert!(clock.may_tick(|_| false), "not for a node that is down");
+    }
+
+    #[test]
+    fn a_node_held_back_must_start_before_its_time_is_up() {
+        let mut clock: Clock<u8, &str> = Clock::new(2);
+        clock.delay_start(1, 1);
+        assert!(clock.unstarted(1) && !clock.unstarted(0));
+        assert!(clock.may_tick(|_| true));
+        clock.tick();
+        assert!(!clock.may_tick(|_| true), "time waits for the start");
+        clock.started(1);
+        assert!(clock.may_tick(|_| true));
     }
 
     #[test]

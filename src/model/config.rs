@@ -100,6 +100,10 @@ pub struct ClockConfig {
     /// The election timeout's range `[lo, hi]`, in local ticks.
     #[serde(default = "ClockConfig::default_election")]
     pub election: [u32; 2],
+    /// Staggered starts: every node starts at some tick within this many
+    /// of the beginning, the checker choosing which (0: all start together).
+    #[serde(default)]
+    pub stagger: u32,
 }
 
 impl Default for ClockConfig {
@@ -110,6 +114,7 @@ impl Default for ClockConfig {
             reply: Self::default_reply(),
             heartbeat: Self::default_heartbeat(),
             election: Self::default_election(),
+            stagger: 0,
         }
     }
 }
@@ -459,14 +464,19 @@ impl ModelConfig {
         }
         parts.push(match (self.timing, self.clock.unwrap_or_default()) {
             (Timing::Timed, c) => format!(
-                "timed: Δ {} tick{}, drift {}, reply {}, heartbeat {}, election {}..{} ticks",
+                "timed: Δ {} tick{}, drift {}, reply {}, heartbeat {}, election {}..{} ticks{}",
                 c.delta,
                 if c.delta == 1 { "" } else { "s" },
                 c.drift(),
                 c.reply,
                 c.heartbeat,
                 c.election[0],
-                c.election[1]
+                c.election[1],
+                if c.stagger > 0 {
+                    format!(", starts within {} ticks", c.stagger)
+                } else {
+                    String::new()
+                }
             ),
             (timing, _) => format!("{timing} timing"),
         });

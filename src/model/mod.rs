@@ -292,7 +292,13 @@ impl<P: Modelled> ElectionModel<P> {
         let faults_allowed = !env.after_gst();
         match action {
             ActorModelAction::Crash(_) => faults_allowed && env.crashes < self.config.crashes,
-            ActorModelAction::Recover(_) => faults_allowed && self.config.recover,
+            ActorModelAction::Recover(id) => {
+                let unstarted = env
+                    .clock
+                    .as_ref()
+                    .is_some_and(|c| c.unstarted(usize::from(*id)));
+                faults_allowed && self.config.recover && !unstarted
+            }
             ActorModelAction::Drop(_) => faults_allowed,
             ActorModelAction::Deliver { src, dst, .. } => !env.separated(*src, *dst),
             ActorModelAction::Timeout(id, timer) if self.config.timing == Timing::Timed => env
@@ -532,10 +538,32 @@ impl<P: Modelled> Model for ElectionModel<P> {
     type Action = Action<P>;
 
     fn init_states(&self) -> Vec<System<P>> {
+        let stagger = match self.config.timing {
+            Timing::Timed => self.clock_config().stagger,
+            _ => 0,
+        };
         self.inner
             .init_states()
             .into_iter()
             .map(|mut s| {
+                if stagger > 0 {
+                    // Nobody has run yet: each node starts when the checker
+                    // says, within `stagger` ticks, as if recovering from
+                    // nothing. Until then it is down and has sent nothing.
+                    for i in 0..s.actor_states.len() {
+                        s.crashed[i] = true;
+                        s.timers_set[i].cancel_all();
+                        s.actor_storages[i] = None;
+                        if let Some(clock) = &mut s.history.clock {
+                            clock.delay_start(i, stagger);
+                        }
+                    }
+                    let envelopes: Vec<Envelope<P::Msg>> = Vec::new();
+                    s.network = match &s.network {
+                        Network::Ordered(_) => Network::new_ordered(envelopes),
+                        _ => Network::new_unordered_nonduplicating(envelopes),
+                    };
+                }
                 self.settle(&mut s);
                 System(s)
             })
@@ -562,6 +590,8 @@ impl<P: Modelled> Model for ElectionModel<P> {
             if clock.may_tick(|id| state.is_live(id)) {
                 actions.push(Step::Tick);
             }
+            let waiting = (0..self.config.nodes).filter(|&i| clock.unstarted(i));
+            actions.extend(waiting.map(|i| Step::Start(Id::from(i))));
         }
         if env.after_gst() {
             return;
@@ -649,6 +679,15 @@ impl<P: Modelled> Model for ElectionModel<P> {
                 let mut next = state.0.clone();
                 next.history.gst = true;
                 next.history.partition = None;
+                next
+            }
+            Step::Start(id) => {
+                let mut next = self
+                    .inner
+                    .next_state(&state.0, ActorModelAction::Recover(id))?;
+                if let Some(clock) = &mut next.history.clock {
+                    clock.started(usize::from(id));
+                }
                 next
             }
             Step::Tick => {

@@ -123,6 +123,9 @@ pub enum Step<M, T, R> {
     Gst,
     /// Timed timing: one tick of real time passes.
     Tick,
+    /// Timed timing with staggered starts: a node that has not run yet
+    /// starts.
+    Start(Id),
 }
 
 /// A step of protocol `P`'s system.
@@ -313,6 +316,7 @@ pub fn action_kind<P: Protocol>(action: &Action<P>, out: &mut String) {
         Step::Heal => out.write_str("heal"),
         Step::Gst => out.write_str("GST"),
         Step::Tick => out.write_str("tick"),
+        Step::Start(_) => out.write_str("start"),
     };
 }
 
@@ -340,5 +344,6 @@ pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
         Step::Heal => "network heals".into(),
         Step::Gst => "GST: from now on no faults".into(),
         Step::Tick => "⏲ 1 tick passes".into(),
+        Step::Start(id) => format!("{} starts", node_name(*id)),
     }
 }
