@@ -159,6 +159,15 @@ impl<P: Protocol> System<P> {
         !self.0.crashed.get(usize::from(id)).copied().unwrap_or(true)
     }
 
+    /// Whether node `id` has started (always, unless the timed model
+    /// staggers the starts and its turn has not come).
+    pub fn has_started(&self, id: Id) -> bool {
+        self.env()
+            .clock
+            .as_ref()
+            .is_none_or(|c| !c.unstarted(usize::from(id)))
+    }
+
     /// What the environment remembers.
     pub fn env(&self) -> &EnvOf<P> {
         &self.0.history
@@ -200,6 +209,7 @@ impl<P: Protocol> fmt::Debug for System<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (id, state, crashed) in self.nodes() {
             let marker = match (crashed, state.role()) {
+                (true, _) if !self.has_started(id) => "· not started",
                 (true, _) => "✗ CRASHED",
                 (false, Role::Leader) => "★ LEADER ",
                 (false, Role::Candidate) => "? candidate",

@@ -15,6 +15,9 @@ pub struct NodeView {
     pub node: usize,
     /// Whether it is down.
     pub crashed: bool,
+    /// Whether it is down because it has not started yet (staggered starts).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unstarted: bool,
     /// Its view of leadership.
     #[serde(flatten)]
     pub view: LeaderView,
@@ -24,7 +27,9 @@ pub struct NodeView {
 
 impl fmt::Display for NodeView {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.crashed {
+        if self.unstarted {
+            write!(f, "n{} not started", self.node)
+        } else if self.crashed {
             write!(f, "n{} crashed (was: {})", self.node, self.detail)
         } else {
             write!(f, "n{} {}", self.node, self.detail)
@@ -66,6 +71,7 @@ pub fn node_views<P: Protocol>(state: &System<P>) -> Vec<NodeView> {
         .map(|(id, s, crashed)| NodeView {
             node: usize::from(id),
             crashed,
+            unstarted: !state.has_started(id),
             view: s.view(),
             detail: format!("{s:?}"),
         })
