@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 14);
+    assert_eq!(bugs.len(), 15);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -75,6 +75,35 @@ fn a_follower_naming_a_stale_leader_is_caught() {
         caught("raft/stale-leader-in-new-term", "raft-3-partition"),
         "followers name their term's leader"
     );
+}
+
+/// A livelock is a liveness violation with a lasso, not a pass: a Bully
+/// node that waits for a winner and stays quiet on a lower ELECTION lets
+/// an election go round for ever after GST, while recoverability — a
+/// leader is always still *possible* — holds.
+#[test]
+fn the_quiet_waiting_livelock_is_a_lasso_and_recoverability_misses_it() {
+    let scenario = Scenario::load(Path::new("models/bully-3-gst-small.toml")).expect("load");
+    let mut job = Job::from_scenario(&scenario);
+    job.options.seeded_bug = Some("bully/waiting-stays-quiet".into());
+    let result = run::run_job(&job, &mut |_| {}).expect("run");
+    let claim = |name: &str| {
+        result
+            .properties
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("{name} checked"))
+    };
+    let stable = claim("stable leader after GST");
+    assert_eq!(stable.outcome, Outcome::Violated);
+    let trace = stable.trace.as_ref().expect("a lasso");
+    let gst = trace
+        .steps
+        .iter()
+        .position(|s| s.action.starts_with("GST"))
+        .expect("the lasso starts before GST");
+    assert!(trace.steps.len() > gst + 1, "{trace}");
+    assert!(!claim("recoverability").outcome.is_refutation());
 }
 
 const SPLIT_BRAIN: [&str; 3] = ["single leader", "agreement", "highest live id leads"];

@@ -138,6 +138,12 @@ impl Modelled for Bully {
                 },
             },
             SeededBug {
+                name: "bully/waiting-stays-quiet",
+                what: "a node waiting for a winner stays quiet on a lower ELECTION (livelock after GST)",
+                scenario: "bully-3-gst-small",
+                tamper: Tamper::Deviation(Deviation::BullyWaitingStaysQuiet),
+            },
+            SeededBug {
                 name: "bully/coordinator-ignores-election",
                 what: "the coordinator ignores a challenger's ELECTION (no OK, no reminder)",
                 scenario: "bully-4-reliable-crash-stop-timely",

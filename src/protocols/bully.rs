@@ -15,7 +15,7 @@
 //! Nothing is persisted: the algorithm has no state worth keeping across a
 //! crash, and a recovering node simply holds an election.
 
-use super::{arm, Cluster, MaybeId, Protocol, ProtocolKind, TimerRole};
+use super::{arm, Cluster, Deviation, MaybeId, Protocol, ProtocolKind, TimerRole};
 use crate::leadership::{Leadership, Role};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
@@ -176,6 +176,10 @@ impl Actor for Bully {
                     // dead coordinator while node 0 challenges it, gets its
                     // OK and times out again, forever (equal timeouts fire in
                     // any order in the model, as they may on a loaded host).
+                    // Seeded-bug hook: only the checker's seeded bugs carry
+                    // a deviation (see `Deviation`); real nodes never do.
+                    BullyRole::Waiting
+                        if self.cluster.deviation == Some(Deviation::BullyWaitingStaysQuiet) => {}
                     BullyRole::Follower | BullyRole::Waiting => {
                         self.hold_election(me, state.to_mut(), o)
                     }

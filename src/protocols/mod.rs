@@ -83,6 +83,10 @@ pub enum Deviation {
     RingElectsInitiator,
     /// Ring's initiator elects the lowest id on the token.
     RingElectsLowest,
+    /// Bully's node that waits for a winner stays quiet on a lower ELECTION
+    /// instead of starting afresh (the message-saving variant, which
+    /// livelocks).
+    BullyWaitingStaysQuiet,
 }
 
 /// Timer durations. The model checker lets timers fire at any moment (or, in
