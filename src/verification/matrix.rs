@@ -289,6 +289,34 @@ pub fn render_markdown(report: &Report) -> String {
          deadlocks and livelocks are violations with a trace).\n"
     );
 
+    let covered: Vec<_> = report
+        .scenarios
+        .iter()
+        .filter_map(|r| Some((r, r.liveness.as_ref()?)))
+        .filter(|(_, l)| !l.coverage.is_empty())
+        .collect();
+    if !covered.is_empty() {
+        let _ = writeln!(out, "## Coverage\n");
+        let _ = writeln!(
+            out,
+            "How many transitions of each scenario's graph each kind of step made, as TLC prints: what the \
+             bounds let the checker explore. A kind that is missing never happened.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| scenario | transitions per kind of step |\n|---|---|"
+        );
+        for (r, l) in covered {
+            let kinds: Vec<String> = l
+                .coverage
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect();
+            let _ = writeln!(out, "| {} | {} |", r.name, kinds.join(" · "));
+        }
+        let _ = writeln!(out);
+    }
+
     if !report.mutants.is_empty() {
         let _ = writeln!(out, "## Seeded bugs\n");
         let _ = writeln!(
