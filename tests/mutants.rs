@@ -171,3 +171,35 @@ fn a_candidate_without_a_timer_deadlocks_after_gst() {
         "{trace}"
     );
 }
+
+/// The check at the cut: a state past the cap on messages in flight is
+/// checked against every property, and with `drain_past_cap` its messages
+/// may still arrive or be lost. `count-stale-vote` needs that: the vote goes
+/// stale when the candidate's next election overfills the network, and it
+/// makes a second leader only when it arrives afterwards. Cut off there, a
+/// cap of 2 lets the bug escape in both scenarios below; drained, every cap
+/// catches it.
+#[test]
+fn a_stale_vote_counted_is_caught_at_every_cap_when_the_network_drains_past_it() {
+    for (file, caps) in [
+        ("models/raft-3-partition.toml", 2..=3),
+        ("models/raft-3-lossy-crash-recover.toml", 2..=2),
+    ] {
+        let scenario = Scenario::load(Path::new(file)).expect("load");
+        for cap in caps {
+            let mut job = Job::from_scenario(&scenario);
+            job.config.max_in_flight = cap;
+            job.config.drain_past_cap = true;
+            job.options.keep_going = false;
+            job.options.seeded_bug = Some("raft/count-stale-vote".into());
+            job.liveness = false;
+            let result = run::run_job(&job, &mut |_| {}).expect("run");
+            let safety = result
+                .properties
+                .iter()
+                .find(|p| p.name == "election safety")
+                .expect("checked");
+            assert_eq!(safety.outcome, Outcome::Violated, "{file} at cap {cap}");
+        }
+    }
+}

@@ -78,6 +78,10 @@ pub struct ModelArgs {
     /// Bound: most messages in flight at once.
     #[arg(long, value_name = "M")]
     pub max_in_flight: Option<usize>,
+    /// Past --max-in-flight, let the network drain (deliveries and losses
+    /// that add nothing in flight) instead of cutting the state off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub drain_past_cap: Option<bool>,
 }
 
 impl ModelArgs {
@@ -117,6 +121,7 @@ impl ModelArgs {
         set(&mut c.normalize_terms, self.normalize_terms);
         set(&mut c.max_term, self.max_term);
         set(&mut c.max_in_flight, self.max_in_flight);
+        set(&mut c.drain_past_cap, self.drain_past_cap);
         c.validate()
             .map_err(|e| Failure::Usage(e.message(Naming::Flags)))?;
         Ok(c)
@@ -149,6 +154,7 @@ impl ModelArgs {
             self.normalize_terms.is_some(),
             self.max_term.is_some(),
             self.max_in_flight.is_some(),
+            self.drain_past_cap.is_some(),
         ]
         .contains(&true)
     }

@@ -74,6 +74,7 @@ fn seed_default() -> ModelConfig {
         normalize_terms: false,
         max_term: 0,
         max_in_flight: 10,
+        drain_past_cap: false,
         clock: None,
     }
 }

@@ -243,6 +243,15 @@ pub struct ModelConfig {
     pub max_term: u64,
     /// Bound: states with more messages in flight are not explored.
     pub max_in_flight: usize,
+    /// Past `max_in_flight`, let the network drain instead of cutting the
+    /// state off: a state with more messages in flight may still take every
+    /// delivery and loss that does not add to what is in flight (and is
+    /// explored as usual once it is back within the cap). A message that was
+    /// in flight when a timer overfilled the network is still seen to
+    /// arrive — the stale vote that makes a second leader, say — at the cost
+    /// of more states.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drain_past_cap: bool,
     /// With timed timing: the clocks (Δ, drift, timeouts in ticks); the
     /// defaults of [`ClockConfig`] when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -486,7 +495,15 @@ impl ModelConfig {
                 None => "GST".to_string(),
             });
         }
-        parts.push(format!("≤{} messages in flight", self.max_in_flight));
+        parts.push(format!(
+            "≤{} messages in flight{}",
+            self.max_in_flight,
+            if self.drain_past_cap {
+                " (drained past it)"
+            } else {
+                ""
+            }
+        ));
         parts.push(if self.normalize_terms {
             format!("terms relative, spread ≤{}", self.max_term)
         } else {

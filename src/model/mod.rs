@@ -281,6 +281,31 @@ impl<P: Modelled> ElectionModel<P> {
             .collect()
     }
 
+    /// The steps of a state past the cap on messages in flight, with
+    /// `drain_past_cap`: deliveries and losses that leave no more in flight
+    /// than there is. No timer fires and no fault happens until the network
+    /// is back within the cap, so the states past it are finite.
+    fn draining_actions(&self, state: &System<P>, actions: &mut Vec<Action<P>>) {
+        let mut actor_actions = Vec::new();
+        self.inner.actions(&state.0, &mut actor_actions);
+        let now = state.in_flight();
+        actions.extend(
+            actor_actions
+                .into_iter()
+                .filter(|a| {
+                    matches!(
+                        a,
+                        ActorModelAction::Deliver { .. } | ActorModelAction::Drop(_)
+                    ) && self.allows(state, a)
+                })
+                .map(Step::Actor)
+                .filter(|a| {
+                    self.next_state(state, a.clone())
+                        .is_some_and(|next| next.in_flight() <= now)
+                }),
+        );
+    }
+
     /// Whether the actor step `action` may happen in `state` under the
     /// configured faults and timing assumption.
     fn allows(
@@ -572,10 +597,19 @@ impl<P: Modelled> Model for ElectionModel<P> {
 
     fn actions(&self, state: &System<P>, actions: &mut Vec<Action<P>>) {
         // A state beyond a bound is checked like any other (a safety
-        // violation there is a real one) but not explored further.
-        if self.beyond(state).is_some() {
-            self.bound_hit.store(true, Ordering::Relaxed);
-            return;
+        // violation there is a real one) but not explored further, unless
+        // the network may drain past the cap on messages in flight.
+        match self.beyond(state) {
+            None => {}
+            Some(Bound::InFlight) if self.config.drain_past_cap => {
+                self.bound_hit.store(true, Ordering::Relaxed);
+                self.draining_actions(state, actions);
+                return;
+            }
+            Some(_) => {
+                self.bound_hit.store(true, Ordering::Relaxed);
+                return;
+            }
         }
         let mut actor_actions = Vec::new();
         self.inner.actions(&state.0, &mut actor_actions);
@@ -888,6 +922,45 @@ mod tests {
             !actions.contains(&Step::Tick),
             "the heartbeat's deadline has come: it is delivered before time moves on"
         );
+    }
+
+    #[test]
+    fn past_the_cap_a_state_is_cut_off_or_only_drains() {
+        let two_heartbeats = Situation {
+            in_flight: &[(2, 0, BullyMsg::Coordinator), (2, 1, BullyMsg::Coordinator)],
+            ..quiet()
+        };
+        for drain in [false, true] {
+            let model = ElectionModel::new(ModelConfig {
+                nodes: 3,
+                crashes: 1,
+                lossy: true,
+                timing: Timing::Asynchronous,
+                max_in_flight: 1,
+                drain_past_cap: drain,
+                ..ModelConfig::default_for(ProtocolKind::Bully)
+            });
+            let state = system(&model, &two_heartbeats, false);
+            let mut actions = Vec::new();
+            model.actions(&state, &mut actions);
+            if !drain {
+                assert!(actions.is_empty(), "cut off: {actions:?}");
+                continue;
+            }
+            // Two deliveries and two losses; no timer, crash or split.
+            assert_eq!(actions.len(), 4, "{actions:?}");
+            for action in actions {
+                assert!(
+                    matches!(
+                        action,
+                        Step::Actor(ActorModelAction::Deliver { .. } | ActorModelAction::Drop(_))
+                    ),
+                    "{action:?}"
+                );
+                let next = model.next_state(&state, action).expect("a step");
+                assert_eq!(next.in_flight(), 1);
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! timing = "asynchronous"
 //! max_term = 2
 //! max_in_flight = 5
+//! drain_past_cap = false  # past the cap: drain (deliveries, losses) or cut
 //!
 //! [model.clock]      # only with timing = "timed"; each key optional
 //! delta = 1          # Δ: ticks a message may spend in flight
