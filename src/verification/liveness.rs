@@ -17,9 +17,12 @@
 //!   states. It fails, with a trace, on a state after GST with no successor
 //!   and no goal (deadlock), on a cycle of states after GST none of which is
 //!   a goal (livelock: the trace is a lasso, a path into the cycle and the
-//!   cycle), and on a step after GST from a goal state to a non-goal one
-//!   (the leader did not stay). When it holds, the longest path from GST to
-//!   a goal state is reported: the model stabilises within that many steps.
+//!   cycle). A path may leave the goal finitely often — a message sent
+//!   before GST may still start an election after a leader is known to
+//!   all — so long as it cannot do so for ever (that would be a cycle
+//!   through a non-goal state). When it holds, the most non-goal states
+//!   any path after GST passes through is reported: the model stabilises
+//!   within that many steps.
 //!   The timing rules that apply after GST (`Timing::Timely` with fairness)
 //!   are the only fairness assumed.
 //!
