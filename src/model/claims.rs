@@ -113,10 +113,12 @@ impl Modelled for Bully {
     /// The seed's Bully is safe only on a reliable network with timely timers
     /// and crash-stop failures. Under timely timing a heartbeat fires only
     /// once the network is quiet, so the in-flight cap is never reached: the
-    /// whole reachable graph is explored.
+    /// whole reachable graph is explored. Stabilisation after GST is held to
+    /// the 32 steps it was measured to take (see [`ModelConfig::stabilize_within`]).
     fn default_model() -> ModelConfig {
         ModelConfig {
             max_in_flight: 20,
+            stabilize_within: Some(32),
             ..seed_default()
         }
     }
@@ -238,8 +240,13 @@ impl Modelled for Ring {
 
     /// As Bully's: the seed's Ring is safe only on a reliable network with
     /// timely timers and crash-stop failures; the cap is never reached.
+    /// Stabilisation after GST is held to the 25 steps it was measured to
+    /// take (see [`ModelConfig::stabilize_within`]).
     fn default_model() -> ModelConfig {
-        seed_default()
+        ModelConfig {
+            stabilize_within: Some(25),
+            ..seed_default()
+        }
     }
 
     fn seeded_bugs() -> Vec<SeededBug<Self>> {
@@ -313,9 +320,11 @@ impl Modelled for Raft {
     /// GST. Terms are normalised (the lowest is 0), so no election is cut
     /// off by a last term: the bounds are a spread of terms ≤ 2 and 3
     /// messages in flight before GST (after GST there are none: see
-    /// `ElectionModel::beyond`).
+    /// `ElectionModel::beyond`). Stabilisation after GST is held to the 20
+    /// steps it was measured to take (see [`ModelConfig::stabilize_within`]).
     fn default_model() -> ModelConfig {
         ModelConfig {
+            stabilize_within: Some(20),
             nodes: 3,
             lossy: true,
             crashes: 1,

@@ -228,6 +228,11 @@ pub struct ModelConfig {
     pub gst: bool,
     /// With `gst`: the most steps after GST that stabilisation may take
     /// (the check reports how many it takes; this makes more a violation).
+    /// The default models and the quick GST scenarios pin it to what was
+    /// measured, so a change that makes a protocol slower to settle — a
+    /// needless extra election, a node that rejoins only through a
+    /// timeout — fails the check instead of passing unnoticed; a change
+    /// meant to be slower pins the new number, with its reason.
     #[serde(default)]
     pub stabilize_within: Option<usize>,
     /// Shift every term of a state down so that the lowest is 0 (protocols
