@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 15);
+    assert_eq!(bugs.len(), 16);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -75,6 +75,32 @@ fn a_follower_naming_a_stale_leader_is_caught() {
         caught("raft/stale-leader-in-new-term", "raft-3-partition"),
         "followers name their term's leader"
     );
+}
+
+/// The followers' view of Bully: a challenger that takes a higher node's OK
+/// for its COORDINATOR follows a node that never led. On a lossy network the
+/// seed's promises (one leader, agreement, the highest id) already fail, so
+/// only this property tells the bug from the protocol's own split brain.
+#[test]
+fn a_bully_follower_naming_a_node_that_never_led_is_caught() {
+    let scenario = Scenario::load(Path::new("models/bully-3-lossy-timely.toml")).expect("load");
+    for seeded in [false, true] {
+        let mut job = Job::from_scenario(&scenario);
+        job.options.seeded_bug = seeded.then(|| "bully/ok-taken-as-coordinator".into());
+        job.liveness = false;
+        let result = run::run_job(&job, &mut |_| {}).expect("run");
+        let view = result
+            .properties
+            .iter()
+            .find(|p| p.name == "followers name a node that led")
+            .expect("checked");
+        assert_eq!(
+            view.outcome == Outcome::Violated,
+            seeded,
+            "{:?}",
+            view.outcome
+        );
+    }
 }
 
 /// A livelock is a liveness violation with a lasso, not a pass: a Bully

@@ -10,7 +10,7 @@
 use super::properties::{self, Liveness, LivenessClaim};
 use super::seeded::{SeededBug, Tamper};
 use super::{ElectionModel, ModelConfig, NetworkKind, Timing};
-use crate::protocols::bully::Bully;
+use crate::protocols::bully::{Bully, BullyMsg, BullyState};
 use crate::protocols::bully_halt::BullyHalt;
 use crate::protocols::raft::{Raft, RaftMsg, RaftRole, RaftState, RaftTimer};
 use crate::protocols::ring::Ring;
@@ -107,6 +107,10 @@ impl Modelled for Bully {
                 "highest live id leads",
                 properties::highest_live_id_leads::<Bully>,
             ),
+            Property::always(
+                "followers name a node that led",
+                properties::followers_name_a_node_that_led::<Bully>,
+            ),
         ]
     }
 
@@ -139,6 +143,12 @@ impl Modelled for Bully {
                     kind: "Ok",
                     while_leading: false,
                 },
+            },
+            SeededBug {
+                name: "bully/ok-taken-as-coordinator",
+                what: "a challenger takes a higher node's OK for its COORDINATOR and follows it",
+                scenario: "bully-3-lossy-timely",
+                tamper: Tamper::RewriteIncoming(ok_as_coordinator),
             },
             SeededBug {
                 name: "bully/waiting-stays-quiet",
@@ -187,6 +197,10 @@ impl Modelled for BullyHalt {
         vec![
             Property::always("single leader", properties::single_live_leader::<BullyHalt>),
             Property::always("agreement", properties::settled_nodes_agree::<BullyHalt>),
+            Property::always(
+                "followers name a node that led",
+                properties::followers_name_a_node_that_led::<BullyHalt>,
+            ),
         ]
     }
 
@@ -395,6 +409,15 @@ impl Modelled for Raft {
                 },
             },
         ]
+    }
+}
+
+/// `bully/ok-taken-as-coordinator`: an OK arrives as if it were the
+/// answerer's COORDINATOR.
+fn ok_as_coordinator(_: &BullyState, msg: BullyMsg) -> BullyMsg {
+    match msg {
+        BullyMsg::Ok => BullyMsg::Coordinator,
+        other => other,
     }
 }
 

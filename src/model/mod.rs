@@ -432,9 +432,7 @@ impl<P: Modelled> ElectionModel<P> {
         let mut leaders = Vec::new();
         for (i, actor) in state.actor_states.iter().enumerate() {
             if !crashed[i] && actor.role() == Role::Leader {
-                if let Some(term) = actor.term() {
-                    leaders.push((term, Id::from(i)));
-                }
+                leaders.push((actor.term().unwrap_or(0), Id::from(i)));
             }
         }
         state.history.leaders.extend(leaders);

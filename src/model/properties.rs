@@ -120,6 +120,24 @@ pub fn followers_name_their_terms_leader<P: Modelled>(
         .all(|led| leaders.contains(&led))
 }
 
+/// A follower's view of the leader is never invented, for protocols without
+/// terms: every live follower that names a leader names a node that has
+/// acted as leader at some point of the execution (it may lag: that leader
+/// may have crashed or stepped down since). Holds wherever a follower
+/// adopts a leader only from that leader's own announcement; this view is
+/// what `elect status` and the embedding API report as the leader.
+pub fn followers_name_a_node_that_led<P: Modelled>(
+    _: &ElectionModel<P>,
+    state: &System<P>,
+) -> bool {
+    let leaders = &state.env().leaders;
+    state
+        .live()
+        .filter(|(_, s)| s.role() == Role::Follower)
+        .filter_map(|(_, s)| s.leader())
+        .all(|named| leaders.iter().any(|&(_, led)| led == named))
+}
+
 /// Term adoption: no node ever kept a term below that of a message it
 /// received (see [`super::Env::ignored_higher_term`]).
 pub fn adopts_received_terms<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {

@@ -26,8 +26,9 @@ pub struct Env<M, T> {
     pub partition: Option<Vec<bool>>,
     /// Whether the GST step has been taken.
     pub gst: bool,
-    /// Every (term, node) seen acting as leader during the execution, for
-    /// protocols with terms: election safety is a property of the history.
+    /// Every (term, node) seen acting as leader during the execution (term
+    /// 0 for protocols without terms): election safety and the followers'
+    /// view are properties of the history.
     pub leaders: BTreeSet<(u64, Id)>,
     /// Some node received a message with a term above its own and kept its
     /// lower term (protocols with terms only).
@@ -260,7 +261,10 @@ impl<P: Protocol> fmt::Debug for System<P> {
             let leaders: Vec<String> = env
                 .leaders
                 .iter()
-                .map(|(t, id)| format!("t{t}:{}", node_name(*id)))
+                .map(|(t, id)| match P::HAS_TERMS {
+                    true => format!("t{t}:{}", node_name(*id)),
+                    false => node_name(*id),
+                })
                 .collect();
             write!(f, "; leaders seen: {}", leaders.join(" "))?;
         }
