@@ -226,11 +226,6 @@ impl ProtocolKind {
         Self::ALL.map(Self::name).join(", ")
     }
 
-    /// Whether the protocol's views carry a term ([`Protocol::HAS_TERMS`]).
-    pub fn has_terms(self) -> bool {
-        crate::with_protocol!(self, P => P::HAS_TERMS)
-    }
-
     /// Whether the protocol's nodes are interchangeable
     /// ([`Protocol::SYMMETRIC`]).
     pub fn is_symmetric(self) -> bool {
@@ -441,6 +436,67 @@ impl fmt::Display for MaybeId {
         match self.0 {
             Some(id) => write!(f, "n{}", usize::from(id)),
             None => f.write_str("-"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn timeouts(reply: u64, heartbeat: u64, election: Range<u64>) -> Timeouts {
+        Timeouts {
+            heartbeat: ms(heartbeat),
+            election: ms(election.start)..ms(election.end),
+            reply: ms(reply),
+        }
+    }
+
+    /// The order `reply < heartbeat < election` is checked at its edges:
+    /// each strict inequality refuses equality, and a fixed election
+    /// timeout (an empty-looking but valid `lo..lo`) is accepted.
+    #[test]
+    fn timeouts_are_refused_exactly_where_their_order_breaks() {
+        assert_eq!(Timeouts::default().validate(), Ok(()));
+        assert_eq!(timeouts(25, 50, 500..500).validate(), Ok(()));
+        assert_eq!(timeouts(49, 50, 51..52).validate(), Ok(()));
+        assert_eq!(
+            timeouts(25, 50, 500..499).validate(),
+            Err(TimeoutsError::EmptyElectionRange {
+                lo: ms(500),
+                hi: ms(499)
+            })
+        );
+        assert_eq!(
+            timeouts(25, 500, 500..600).validate(),
+            Err(TimeoutsError::HeartbeatNotShorterThanElection {
+                heartbeat: ms(500),
+                election: ms(500)
+            })
+        );
+        assert_eq!(
+            timeouts(50, 50, 500..600).validate(),
+            Err(TimeoutsError::ReplyNotShorterThanHeartbeat {
+                reply: ms(50),
+                heartbeat: ms(50)
+            })
+        );
+    }
+
+    /// Only Raft keeps state that must outlive a restart (its term and
+    /// vote), so only its nodes warn when run without `--data-dir`.
+    #[test]
+    fn only_raft_warns_about_running_without_storage() {
+        for kind in ProtocolKind::ALL {
+            let risk = kind.without_storage();
+            assert_eq!(risk.is_some(), kind == ProtocolKind::Raft, "{kind}");
+            if let Some(risk) = risk {
+                assert!(risk.contains("vote twice"), "{risk}");
+            }
         }
     }
 }
