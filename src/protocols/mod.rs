@@ -448,38 +448,38 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    fn timeouts(reply: u64, heartbeat: u64, election: Range<u64>) -> Timeouts {
+    fn timeouts(reply: u64, heartbeat: u64, (lo, hi): (u64, u64)) -> Timeouts {
         Timeouts {
             heartbeat: ms(heartbeat),
-            election: ms(election.start)..ms(election.end),
+            election: ms(lo)..ms(hi),
             reply: ms(reply),
         }
     }
 
     /// The order `reply < heartbeat < election` is checked at its edges:
     /// each strict inequality refuses equality, and a fixed election
-    /// timeout (an empty-looking but valid `lo..lo`) is accepted.
+    /// timeout (`lo..lo`, which the runtime draws from as `lo`) is accepted.
     #[test]
     fn timeouts_are_refused_exactly_where_their_order_breaks() {
         assert_eq!(Timeouts::default().validate(), Ok(()));
-        assert_eq!(timeouts(25, 50, 500..500).validate(), Ok(()));
-        assert_eq!(timeouts(49, 50, 51..52).validate(), Ok(()));
+        assert_eq!(timeouts(25, 50, (500, 500)).validate(), Ok(()));
+        assert_eq!(timeouts(49, 50, (51, 52)).validate(), Ok(()));
         assert_eq!(
-            timeouts(25, 50, 500..499).validate(),
+            timeouts(25, 50, (500, 499)).validate(),
             Err(TimeoutsError::EmptyElectionRange {
                 lo: ms(500),
                 hi: ms(499)
             })
         );
         assert_eq!(
-            timeouts(25, 500, 500..600).validate(),
+            timeouts(25, 500, (500, 600)).validate(),
             Err(TimeoutsError::HeartbeatNotShorterThanElection {
                 heartbeat: ms(500),
                 election: ms(500)
             })
         );
         assert_eq!(
-            timeouts(50, 50, 500..600).validate(),
+            timeouts(50, 50, (500, 600)).validate(),
             Err(TimeoutsError::ReplyNotShorterThanHeartbeat {
                 reply: ms(50),
                 heartbeat: ms(50)
