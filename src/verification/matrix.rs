@@ -222,7 +222,9 @@ pub fn render_markdown(report: &Report) -> String {
          what the scenario file expects (✓). \"holds\" means the complete reachable graph was explored; \
          \"holds (bound)\" that no violation exists among the states within the bounds (terms, messages in \
          flight); \"violated\" comes with a counterexample trace below; \"not decided\" means the bounded \
-         check can neither prove nor refute it.\n",
+         check can neither prove nor refute it. Each scenario is checked under its own timing; which of \
+         these verdicts change when the same scenarios are checked with time explicit (`timed`) is in \
+         [`timed-recheck.md`](timed-recheck.md) (`verification/timed-recheck.sh`).\n",
         report.command, report.date, report.machine, report.seconds
     );
     let safety: Vec<String> = {
