@@ -487,6 +487,17 @@ mod tests {
         );
     }
 
+    /// `elect check raft` checks Raft: every protocol is found by its own
+    /// name, and any other name is refused with the names there are.
+    #[test]
+    fn every_protocol_is_parsed_from_its_name() {
+        for kind in ProtocolKind::ALL {
+            assert_eq!(kind.name().parse::<ProtocolKind>(), Ok(kind));
+        }
+        let unknown = "paxos".parse::<ProtocolKind>().expect_err("not (yet) a protocol");
+        assert!(unknown.to_string().contains("bully-halt"), "{unknown}");
+    }
+
     /// Only Raft keeps state that must outlive a restart (its term and
     /// vote), so only its nodes warn when run without `--data-dir`.
     #[test]
