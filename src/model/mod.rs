@@ -431,7 +431,7 @@ impl<P: Modelled> ElectionModel<P> {
         }
         let mut leaders = Vec::new();
         for (i, actor) in state.actor_states.iter().enumerate() {
-            if !crashed[i] && actor.role() == Role::Leader {
+            if P::LEADER_HISTORY && !crashed[i] && actor.role() == Role::Leader {
                 leaders.push((actor.term().unwrap_or(0), Id::from(i)));
             }
         }

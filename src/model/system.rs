@@ -27,7 +27,8 @@ pub struct Env<M, T> {
     /// Whether the GST step has been taken.
     pub gst: bool,
     /// Every (term, node) seen acting as leader during the execution (term
-    /// 0 for protocols without terms): election safety and the followers'
+    /// 0 for protocols without terms), where the protocol's properties read
+    /// it (`Modelled::LEADER_HISTORY`): election safety and the followers'
     /// view are properties of the history.
     pub leaders: BTreeSet<(u64, Id)>,
     /// Some node received a message with a term above its own and kept its

@@ -494,7 +494,9 @@ mod tests {
         for kind in ProtocolKind::ALL {
             assert_eq!(kind.name().parse::<ProtocolKind>(), Ok(kind));
         }
-        let unknown = "paxos".parse::<ProtocolKind>().expect_err("not (yet) a protocol");
+        let unknown = "paxos"
+            .parse::<ProtocolKind>()
+            .expect_err("not (yet) a protocol");
         assert!(unknown.to_string().contains("bully-halt"), "{unknown}");
     }
 
