@@ -28,9 +28,7 @@ fn keep_going(kind: ProtocolKind) -> CheckOptions {
 
 fn outcome<'a>(result: &'a CheckResult, property: &str) -> &'a Outcome {
     &result
-        .properties
-        .iter()
-        .find(|p| p.name == property)
+        .property(property)
         .unwrap_or_else(|| panic!("no property {property}"))
         .outcome
 }

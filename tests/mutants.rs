@@ -90,9 +90,7 @@ fn a_bully_follower_naming_a_node_that_never_led_is_caught() {
         job.liveness = false;
         let result = run::run_job(&job, &mut |_| {}).expect("run");
         let view = result
-            .properties
-            .iter()
-            .find(|p| p.name == "followers name a node that led")
+            .property("followers name a node that led")
             .expect("checked");
         assert_eq!(
             view.outcome == Outcome::Violated,
@@ -115,9 +113,7 @@ fn the_quiet_waiting_livelock_is_a_lasso_and_recoverability_misses_it() {
     let result = run::run_job(&job, &mut |_| {}).expect("run");
     let claim = |name: &str| {
         result
-            .properties
-            .iter()
-            .find(|p| p.name == name)
+            .property(name)
             .unwrap_or_else(|| panic!("{name} checked"))
     };
     let stable = claim("stable leader after GST");
@@ -170,11 +166,7 @@ fn a_candidate_without_a_timer_deadlocks_after_gst() {
     );
     job.options.seeded_bug = Some("raft/candidate-without-timer".into());
     let result = run::run_job(&job, &mut |_| {}).expect("run");
-    let stable = result
-        .properties
-        .iter()
-        .find(|p| p.name == "stable leader after GST")
-        .expect("checked");
+    let stable = result.property("stable leader after GST").expect("checked");
     assert_eq!(stable.outcome, Outcome::Violated);
     let trace = stable.trace.as_ref().expect("a trace");
     assert!(
@@ -182,10 +174,7 @@ fn a_candidate_without_a_timer_deadlocks_after_gst() {
         "{trace}"
     );
     // Safety is not what breaks: the seeded bug only takes away a timer.
-    let safety = result
-        .properties
-        .iter()
-        .find(|p| p.name == "election safety");
+    let safety = result.property("election safety");
     assert!(safety.is_some_and(|p| !p.outcome.is_refutation()));
     // Without the bug the same model stabilises.
     job.options.seeded_bug = None;
@@ -220,11 +209,7 @@ fn a_stale_vote_counted_is_caught_at_every_cap_when_the_network_drains_past_it()
             job.options.seeded_bug = Some("raft/count-stale-vote".into());
             job.liveness = false;
             let result = run::run_job(&job, &mut |_| {}).expect("run");
-            let safety = result
-                .properties
-                .iter()
-                .find(|p| p.name == "election safety")
-                .expect("checked");
+            let safety = result.property("election safety").expect("checked");
             assert_eq!(safety.outcome, Outcome::Violated, "{file} at cap {cap}");
         }
     }

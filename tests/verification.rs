@@ -18,9 +18,7 @@ fn elect(args: &[&str]) -> std::process::Output {
 
 fn outcome(result: &run::CheckResult, name: &str) -> Outcome {
     result
-        .properties
-        .iter()
-        .find(|p| p.name == name)
+        .property(name)
         .unwrap_or_else(|| panic!("no property {name}"))
         .outcome
         .clone()
@@ -149,9 +147,7 @@ fn stabilisation_slower_than_its_bound_is_a_violation_with_a_trace_through_gst()
         Outcome::Violated
     );
     let trace = result
-        .properties
-        .iter()
-        .find(|p| p.name == "stable leader after GST")
+        .property("stable leader after GST")
         .and_then(|p| p.trace.clone())
         .expect("trace");
     assert!(

@@ -113,11 +113,17 @@ pub fn followers_name_their_terms_leader<P: Modelled>(
     state: &System<P>,
 ) -> bool {
     let leaders = &state.env().leaders;
+    live_followers(state)
+        .filter_map(|s| Some((s.term()?, s.leader()?)))
+        .all(|led| leaders.contains(&led))
+}
+
+/// The states of the live nodes that act as followers.
+fn live_followers<P: Modelled>(state: &System<P>) -> impl Iterator<Item = &P::State> + '_ {
     state
         .live()
-        .filter(|(_, s)| s.role() == Role::Follower)
-        .filter_map(|(_, s)| Some((s.term()?, s.leader()?)))
-        .all(|led| leaders.contains(&led))
+        .map(|(_, s)| s)
+        .filter(|s| s.role() == Role::Follower)
 }
 
 /// A follower's view of the leader is never invented, for protocols without
@@ -131,10 +137,8 @@ pub fn followers_name_a_node_that_led<P: Modelled>(
     state: &System<P>,
 ) -> bool {
     let leaders = &state.env().leaders;
-    state
-        .live()
-        .filter(|(_, s)| s.role() == Role::Follower)
-        .filter_map(|(_, s)| s.leader())
+    live_followers(state)
+        .filter_map(|s| s.leader())
         .all(|named| leaders.iter().any(|&(_, led)| led == named))
 }
 

@@ -77,6 +77,11 @@ impl CheckResult {
     pub fn all_met(&self) -> bool {
         self.properties.iter().all(|p| p.meets_expectation)
     }
+
+    /// The verdict of the property named `name`, if it was checked.
+    pub fn property(&self, name: &str) -> Option<&PropertyResult> {
+        self.properties.iter().find(|p| p.name == name)
+    }
 }
 
 /// Why a job could not be checked at all.
