@@ -39,6 +39,14 @@ pub trait Leadership {
     /// without one (the seed's Bully and Ring).
     fn term(&self) -> Option<u64>;
 
+    /// Whether the node leads under a lease a majority granted that has not
+    /// expired (protocols with leases: Raft with its lease on). A node
+    /// that holds one may act as the only leader; with no lease, no node
+    /// ever holds one.
+    fn holds_lease(&self) -> bool {
+        false
+    }
+
     /// A serialisable snapshot of the three fields above.
     fn view(&self) -> LeaderView {
         LeaderView {

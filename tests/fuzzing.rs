@@ -49,7 +49,7 @@ proptest! {
         term in any::<u64>(),
     ) {
         let cluster = wire::cluster_id(if other_cluster { "another" } else { "elect" });
-        let mut datagram = wire::encode(Kind::Protocol, cluster, sender, &RaftMsg::AppendEntries { term })
+        let mut datagram = wire::encode(Kind::Protocol, cluster, sender, &RaftMsg::AppendEntries { term, round: 0 })
             .expect("a small message encodes");
         if spare {
             datagram.push(0);

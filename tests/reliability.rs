@@ -240,7 +240,7 @@ async fn authenticated_clusters_reject_every_forged_datagram() {
         Kind::Protocol,
         cluster_id,
         0,
-        &RaftMsg::AppendEntries { term: 99 },
+        &RaftMsg::AppendEntries { term: 99, round: 0 },
     )
     .expect("encode");
     let mut wrong_key = forged.clone();
@@ -262,7 +262,7 @@ async fn authenticated_clusters_reject_every_forged_datagram() {
             Kind::Protocol,
             cluster,
             sender,
-            &RaftMsg::AppendEntries { term: 99 },
+            &RaftMsg::AppendEntries { term: 99, round: 0 },
         )
         .expect("encode");
         Key::new(secret).expect("key").seal(&mut d);

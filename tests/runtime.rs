@@ -166,7 +166,7 @@ async fn bad_datagrams_are_dropped_and_counted_while_the_cluster_keeps_its_leade
         Kind::Protocol,
         cluster_id,
         0,
-        &RaftMsg::AppendEntries { term: 99 },
+        &RaftMsg::AppendEntries { term: 99, round: 0 },
     )
     .expect("encode");
 
@@ -176,7 +176,7 @@ async fn bad_datagrams_are_dropped_and_counted_while_the_cluster_keeps_its_leade
         Kind::Protocol,
         wire::cluster_id("another"),
         0,
-        &RaftMsg::AppendEntries { term: 99 },
+        &RaftMsg::AppendEntries { term: 99, round: 0 },
     )
     .expect("encode");
     // A member's id, but sent from a stranger's address.
@@ -185,7 +185,7 @@ async fn bad_datagrams_are_dropped_and_counted_while_the_cluster_keeps_its_leade
         Kind::Protocol,
         cluster_id,
         77,
-        &RaftMsg::AppendEntries { term: 99 },
+        &RaftMsg::AppendEntries { term: 99, round: 0 },
     )
     .expect("encode");
     let mut bad_payload = valid[..wire::HEADER_LEN].to_vec();

@@ -82,6 +82,17 @@ pub struct ModelArgs {
     /// that add nothing in flight) instead of cutting the state off.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub drain_past_cap: Option<bool>,
+    /// Raft: PreVote — a node asks whether it could win before it stands.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub pre_vote: Option<bool>,
+    /// Raft: CheckQuorum — a leader that hears from no majority within the
+    /// minimum election timeout steps down.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub check_quorum: Option<bool>,
+    /// Raft: the leader lease, this long (ticks with --timing timed,
+    /// otherwise milliseconds); checked safe against --drift.
+    #[arg(long, value_name = "TICKS")]
+    pub lease: Option<u32>,
 }
 
 impl ModelArgs {
@@ -122,7 +133,12 @@ impl ModelArgs {
         set(&mut c.max_term, self.max_term);
         set(&mut c.max_in_flight, self.max_in_flight);
         set(&mut c.drain_past_cap, self.drain_past_cap);
-        c.validate()
+        set(&mut c.pre_vote, self.pre_vote);
+        set(&mut c.check_quorum, self.check_quorum);
+        if self.lease.is_some() {
+            c.lease = self.lease;
+        }
+        c.validate_for(protocol)
             .map_err(|e| Failure::Usage(e.message(Naming::Flags)))?;
         Ok(c)
     }
@@ -155,6 +171,9 @@ impl ModelArgs {
             self.max_term.is_some(),
             self.max_in_flight.is_some(),
             self.drain_past_cap.is_some(),
+            self.pre_vote.is_some(),
+            self.check_quorum.is_some(),
+            self.lease.is_some(),
         ]
         .contains(&true)
     }

@@ -9,12 +9,12 @@
 
 use super::properties::{self, Liveness, LivenessClaim};
 use super::seeded::{SeededBug, Tamper};
-use super::{ElectionModel, ModelConfig, NetworkKind, Timing};
+use super::{ElectionModel, ModelConfig, NetworkKind, Relabelling, Timing};
 use crate::protocols::bully::{Bully, BullyMsg, BullyState};
 use crate::protocols::bully_halt::BullyHalt;
 use crate::protocols::raft::{Raft, RaftMsg, RaftRole, RaftState, RaftTimer};
 use crate::protocols::ring::Ring;
-use crate::protocols::{Deviation, Protocol};
+use crate::protocols::{Cluster, Deviation, Protocol};
 use stateright::actor::Id;
 use stateright::Property;
 
@@ -44,6 +44,16 @@ pub trait Modelled: Protocol {
 
     /// The seeded bugs of this protocol (see [`super::seeded`]).
     fn seeded_bugs() -> Vec<SeededBug<Self>>;
+
+    /// Renames, after every step, values the protocol numbers without
+    /// bound but only tells apart (Raft's heartbeat rounds, see
+    /// [`super::rounds`]), given the cluster's configuration and each
+    /// node's state with whether it is live; `None`, the default, renames
+    /// nothing.
+    fn relabel(cluster: &Cluster, nodes: &[(bool, &Self::State)]) -> Option<Relabelling<Self>> {
+        let _ = (cluster, nodes);
+        None
+    }
 }
 
 /// The seed's promise, "the process with the highest id that is still
@@ -82,6 +92,9 @@ fn seed_default() -> ModelConfig {
         max_in_flight: 10,
         drain_past_cap: false,
         clock: None,
+        pre_vote: false,
+        check_quorum: false,
+        lease: None,
     }
 }
 
@@ -325,6 +338,12 @@ impl Modelled for Ring {
 /// different terms (a deposed leader that has not yet heard of the new
 /// term); that is by design.
 impl Modelled for Raft {
+    fn relabel(cluster: &Cluster, nodes: &[(bool, &RaftState)]) -> Option<Relabelling<Self>> {
+        // Only the lease numbers rounds.
+        cluster.raft.lease?;
+        Some(super::rounds::relabel_rounds(nodes))
+    }
+
     fn claims() -> Vec<Property<ElectionModel<Self>>> {
         vec![
             Property::always("election safety", properties::one_leader_per_term::<Raft>),

@@ -156,6 +156,15 @@ impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
         self.messages = messages;
     }
 
+    /// Relabels every message in flight as `relabel` does the network's
+    /// (term normalisation, Raft's rounds), keeping each copy's deadline.
+    pub fn relabel_messages(&mut self, relabel: impl Fn(&M) -> M) {
+        for (_, _, msg, _) in &mut self.messages {
+            *msg = relabel(msg);
+        }
+        self.messages.sort();
+    }
+
     /// Holds `node` back from starting: it must start within `ticks`.
     pub fn delay_start(&mut self, node: usize, ticks: u32) {
         if let Some(slot) = self.unstarted.get_mut(node) {

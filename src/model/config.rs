@@ -1,6 +1,7 @@
 //! What a checked configuration is made of: the cluster, the faults it may
 //! suffer, the timing assumption and the bounds.
 
+use crate::protocols::raft::{LeaseConfig, RaftOptions};
 use crate::protocols::ProtocolKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -261,6 +262,18 @@ pub struct ModelConfig {
     /// defaults of [`ClockConfig`] when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockConfig>,
+    /// Raft's PreVote switch (see [`crate::protocols::raft`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pre_vote: bool,
+    /// Raft's CheckQuorum switch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check_quorum: bool,
+    /// Raft's leader lease, if on: its length in the model's time — ticks
+    /// under timed timing, otherwise milliseconds beside the default
+    /// timeouts (heartbeat 50, election 500..1000). Its drift bound is the
+    /// clock's (0 outside the timed model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<u32>,
 }
 
 /// A configuration that cannot be checked. The message names the setting
@@ -297,6 +310,23 @@ pub enum ConfigError {
     ClockWithoutTimedTiming,
     /// The timed model's timeouts break `reply < heartbeat < election`.
     ClockTimeoutsOutOfOrder(ClockConfig),
+    /// A lease that breaks the rule that makes it safe.
+    LeaseUnsafe(String),
+    /// A lease that is safe in real time but whose window, rounded out to
+    /// whole ticks, may reach the tick at which a promise may end: the
+    /// model could not tell them apart.
+    LeaseUnsafeInTicks {
+        /// The lease, in local ticks.
+        lease: u32,
+        /// The tick by which it surely ends.
+        lease_latest: u64,
+        /// The promise (the minimum election timeout), in local ticks.
+        promise: u32,
+        /// The first tick at which it may end.
+        promise_earliest: u64,
+    },
+    /// Raft's switches given to another protocol.
+    RaftSwitchesWithoutRaft(ProtocolKind),
     /// A timeout that may expire before a tick has passed, so that a
     /// timer could fire again and again while time stands still.
     TimeoutUnderOneTick {
@@ -384,6 +414,27 @@ impl ConfigError {
                 clock.election[0],
                 clock.election[1]
             ),
+            ConfigError::LeaseUnsafe(why) => format!("{}: {why}", n("lease")),
+            ConfigError::LeaseUnsafeInTicks {
+                lease,
+                lease_latest,
+                promise,
+                promise_earliest,
+            } => format!(
+                "timed model: the lease ({lease} ticks) may last until tick {lease_latest} on a \
+                 slow clock, and a follower's promise ({promise} ticks, the minimum election \
+                 timeout) may end at tick {promise_earliest} on a fast one; {} must end first — \
+                 shorten {} or lengthen {}",
+                n("lease"),
+                n("lease"),
+                c("election", "election-ticks")
+            ),
+            ConfigError::RaftSwitchesWithoutRaft(kind) => format!(
+                "{}, {} and {} are Raft's switches; {kind} has none",
+                n("pre_vote"),
+                n("check_quorum"),
+                n("lease")
+            ),
             ConfigError::TimeoutUnderOneTick { timeout, ticks } => format!(
                 "timed model: the {timeout} timeout ({ticks} ticks) can expire before one tick \
                  of real time on a clock that runs fast by {}; make it longer or {} smaller",
@@ -450,7 +501,68 @@ impl ModelConfig {
         } else if self.clock.is_some() {
             return Err(ConfigError::ClockWithoutTimedTiming);
         }
+        self.validate_lease()
+    }
+
+    /// The lease must be safe for the drift bound, and, in the timed model,
+    /// still so once its window is rounded out to whole ticks.
+    fn validate_lease(&self) -> Result<(), ConfigError> {
+        let Some(lease) = self.raft_options().lease else {
+            return Ok(());
+        };
+        let timeouts = self.timeouts();
+        lease
+            .validate(&timeouts)
+            .map_err(|e| ConfigError::LeaseUnsafe(e.to_string()))?;
+        if let (Timing::Timed, Some(ticks)) = (self.timing, self.lease) {
+            let clock = self.clock.unwrap_or_default();
+            let promise = clock.election[0];
+            let (_, lease_latest) = clock.window(u64::from(ticks), u64::from(ticks));
+            let (promise_earliest, _) = clock.window(u64::from(promise), u64::from(promise));
+            if lease_latest >= promise_earliest {
+                return Err(ConfigError::LeaseUnsafeInTicks {
+                    lease: ticks,
+                    lease_latest,
+                    promise,
+                    promise_earliest,
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// Refuses Raft's switches for any other protocol.
+    pub fn validate_for(&self, kind: ProtocolKind) -> Result<(), ConfigError> {
+        let switched = self.pre_vote || self.check_quorum || self.lease.is_some();
+        if switched && kind != ProtocolKind::Raft {
+            return Err(ConfigError::RaftSwitchesWithoutRaft(kind));
+        }
+        self.validate()
+    }
+
+    /// The timeouts the modelled nodes run: the clock's in ticks read as
+    /// milliseconds under timed timing, the defaults otherwise.
+    pub fn timeouts(&self) -> crate::protocols::Timeouts {
+        match self.timing {
+            Timing::Timed => self.clock.unwrap_or_default().timeouts(),
+            _ => crate::protocols::Timeouts::default(),
+        }
+    }
+
+    /// Raft's switches as the modelled nodes run them.
+    pub fn raft_options(&self) -> RaftOptions {
+        let drift_ppm = match self.timing {
+            Timing::Timed => self.clock.unwrap_or_default().drift_ppm,
+            _ => 0,
+        };
+        RaftOptions {
+            pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
+            lease: self.lease.map(|length| LeaseConfig {
+                duration: std::time::Duration::from_millis(u64::from(length)),
+                drift_ppm,
+            }),
+        }
     }
 
     /// One line describing the fault model and bounds, for reports.
@@ -509,6 +621,24 @@ impl ModelConfig {
                 ""
             }
         ));
+        let mut switches = Vec::new();
+        if self.pre_vote {
+            switches.push("PreVote".to_string());
+        }
+        if self.check_quorum {
+            switches.push("CheckQuorum".to_string());
+        }
+        if let Some(lease) = self.lease {
+            let unit = if self.timing == Timing::Timed {
+                "ticks"
+            } else {
+                "ms"
+            };
+            switches.push(format!("lease {lease} {unit}"));
+        }
+        if !switches.is_empty() {
+            parts.push(switches.join(" + "));
+        }
         parts.push(if self.normalize_terms {
             format!("terms relative, spread ≤{}", self.max_term)
         } else {

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod clock;
 mod config;
 pub mod properties;
+mod rounds;
 pub mod seeded;
 mod system;
 
@@ -24,7 +25,7 @@ pub use system::{
 };
 
 use crate::leadership::{Leadership, Role};
-use crate::protocols::{Cluster, ProtocolKind, Terms, Timeouts, TimerRole};
+use crate::protocols::{Cluster, ProtocolKind, Terms, TimerRole};
 use clock::{Clock, Window};
 use seeded::Tamper;
 use stateright::actor::{
@@ -116,16 +117,14 @@ impl<P: Modelled> ElectionModel<P> {
 
     fn build(config: ModelConfig, tamper: Option<Tamper<P>>) -> Self {
         // The timed model runs its nodes with its own small durations.
-        let timeouts = match config.timing {
-            Timing::Timed => config.clock.unwrap_or_default().timeouts(),
-            _ => Timeouts::default(),
-        };
-        let mut cluster = Cluster::new(config.nodes, timeouts);
+        let mut cluster = Cluster::new(config.nodes, config.timeouts());
+        cluster.raft = config.raft_options();
         if let Some(Tamper::Deviation(deviation)) = &tamper {
             cluster.deviation = Some(*deviation);
         }
         let mut properties = P::claims();
         properties.extend(properties::common::<P>(&config));
+        properties.extend(properties::real_time::<P>(&config));
         let network = match config.network {
             NetworkKind::Ordered => Network::new_ordered([]),
             NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
@@ -436,6 +435,9 @@ impl<P: Modelled> ElectionModel<P> {
             }
         }
         state.history.leaders.extend(leaders);
+        if self.config.timing == Timing::Timed && P::HAS_TERMS {
+            self.record_leaderships(state);
+        }
         if let Some(mut clock) = state.history.clock.take() {
             for (i, timers) in state.timers_set.iter().enumerate() {
                 let protocol = self.protocol(i);
@@ -448,6 +450,96 @@ impl<P: Modelled> ElectionModel<P> {
             let may_recover = self.config.recover && !state.history.after_gst();
             normalize_terms(state, may_recover);
         }
+        relabel(self.protocol(0).cluster(), state);
+    }
+
+    /// Whether node `i`'s state acts as leader: holds a lease, with the
+    /// lease on; leads, without (the leader-only work of a plain election
+    /// acts on a lease that never ends).
+    fn acts_as_leader(&self, node: &P::State) -> bool {
+        match self.config.lease {
+            Some(_) => node.holds_lease(),
+            None => node.role() == Role::Leader,
+        }
+    }
+
+    /// Notes which leaderships the last step began, and whether one of them
+    /// began with a fencing token not above every earlier one.
+    fn record_leaderships(&self, state: &mut ActorModelState<ModelNode<P>, EnvOf<P>>) {
+        let acting: Vec<(u64, Id)> = state
+            .actor_states
+            .iter()
+            .enumerate()
+            .filter(|&(i, s)| !state.crashed[i] && self.acts_as_leader(s))
+            .map(|(i, s)| (s.term().unwrap_or(0), Id::from(i)))
+            .collect();
+        let env = &mut state.history;
+        for &leadership in &acting {
+            if env.acting.contains(&leadership) || env.highest_token == Some(leadership) {
+                continue;
+            }
+            match env.highest_token {
+                Some((highest, _)) if leadership.0 <= highest => env.stale_token = true,
+                _ => env.highest_token = Some(leadership),
+            }
+        }
+        env.acting = acting;
+    }
+}
+
+/// New names for values a protocol only tells apart (see
+/// [`Modelled::relabel`]): per node, its state renamed (`None`: unchanged),
+/// and the renaming of messages, applied to the network and the clock.
+pub struct Relabelling<P: crate::protocols::Protocol> {
+    /// Each node's renamed state, if it changes.
+    pub states: Vec<Option<P::State>>,
+    /// The renaming of a message.
+    pub message: MessageRenaming<P>,
+}
+
+/// How [`Relabelling`] renames a message.
+pub type MessageRenaming<P> = Box<dyn Fn(&<P as Actor>::Msg) -> <P as Actor>::Msg>;
+
+/// Applies the protocol's relabelling ([`Modelled::relabel`]) to the node
+/// states, the network and the clock alike.
+fn relabel<P: Modelled>(cluster: &Cluster, state: &mut ActorModelState<ModelNode<P>, EnvOf<P>>) {
+    let live: Vec<(bool, &P::State)> = state
+        .actor_states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (!state.crashed[i], &**s))
+        .collect();
+    let Some(relabelling) = P::relabel(cluster, &live) else {
+        return;
+    };
+    for (slot, relabelled) in state.actor_states.iter_mut().zip(relabelling.states) {
+        if let Some(s) = relabelled {
+            *slot = Arc::new(s);
+        }
+    }
+    let message = &relabelling.message;
+    let envelopes: Vec<Envelope<P::Msg>> = in_flight(&state.network)
+        .map(|(src, dst, msg)| Envelope {
+            src,
+            dst,
+            msg: message(msg),
+        })
+        .collect();
+    state.network = rebuilt(&state.network, envelopes);
+    if let Some(clock) = &mut state.history.clock {
+        clock.relabel_messages(message);
+    }
+}
+
+/// A network of the same kind as `like` holding `envelopes`.
+fn rebuilt<M: Eq + std::hash::Hash + Clone + Ord>(
+    like: &Network<M>,
+    envelopes: Vec<Envelope<M>>,
+) -> Network<M> {
+    match like {
+        Network::Ordered(_) => Network::new_ordered(envelopes),
+        Network::UnorderedNonDuplicating(_) => Network::new_unordered_nonduplicating(envelopes),
+        Network::UnorderedDuplicating(..) => Network::new_unordered_duplicating(envelopes),
     }
 }
 
@@ -517,16 +609,27 @@ fn normalize_terms<P: Modelled>(
             msg: msg.lower_terms(by),
         })
         .collect();
-    state.network = match &state.network {
-        Network::Ordered(_) => Network::new_ordered(envelopes),
-        Network::UnorderedNonDuplicating(_) => Network::new_unordered_nonduplicating(envelopes),
-        Network::UnorderedDuplicating(..) => Network::new_unordered_duplicating(envelopes),
-    };
-    state.history.leaders = std::mem::take(&mut state.history.leaders)
+    state.network = rebuilt(&state.network, envelopes);
+    let env = &mut state.history;
+    // The clock's deadlines belong to the messages they time.
+    if let Some(clock) = &mut env.clock {
+        clock.relabel_messages(|msg| msg.lower_terms(by));
+    }
+    env.leaders = std::mem::take(&mut env.leaders)
         .into_iter()
         .filter(|&(term, _)| term >= lowest)
         .map(|(term, id)| (term - by, id))
         .collect();
+    // Acting leaders are live, so their tokens matter; a highest token
+    // below every term that matters is below every token still to come,
+    // as no token at all is.
+    for (token, _) in &mut env.acting {
+        *token -= by;
+    }
+    env.highest_token = env
+        .highest_token
+        .filter(|&(token, _)| token >= lowest)
+        .map(|(token, id)| (token - by, id));
 }
 
 /// The lowest term of each node state that `of_state` selects and of each
@@ -657,7 +760,10 @@ impl<P: Modelled> Model for ElectionModel<P> {
                     // A delivered message's term, to check its recipient adopts it.
                     let delivered_term = match &action {
                         ActorModelAction::Deliver { dst, msg, .. } => {
-                            P::message_term(msg).map(|t| (*dst, t))
+                            let i = usize::from(*dst);
+                            let before = &state.0.actor_states[i];
+                            let term = self.protocol(i).term_to_adopt(before, msg);
+                            term.map(|t| (*dst, t))
                         }
                         _ => None,
                     };

@@ -233,3 +233,66 @@ pub fn highest_live_id_known_to_all<P: Modelled>(
     let highest = state.live().map(|(id, _)| id).max();
     one_leader_known_to_all(model, state) && live_leaders(state).next() == highest
 }
+
+/// The real-time properties, checked under timed timing for protocols with
+/// terms, where the model knows which states are simultaneous:
+/// - `lease exclusivity` (always): at no moment do two live nodes act as
+///   leader. With the lease on, acting means holding a lease; without it,
+///   every leader acts (as `examples/leader_only_work.rs` does), so a
+///   deposed leader that has not heard of its successor yet is a violation
+///   — the overlap a lease exists to remove. Holds, with the lease on, under
+///   bounded message delay Δ, clock rates within [1 − ε, 1 + ε] of real time
+///   (the lease's validated margin), crashes with recovery and loss; a node
+///   that is paused acts only after re-reading its clock (the runtime's
+///   guard does).
+/// - `fencing tokens increase` (always): every leadership that begins
+///   carries a fencing token (its term) above that of every leadership that
+///   began before it, so a resource that refuses tokens below the highest
+///   it has seen refuses every deposed leader. Plain Raft breaks it: a
+///   candidate of an older term can still win after a newer term's leader
+///   took office, by votes that were in flight. With the lease on it
+///   holds, under the assumptions above.
+/// - `a lease is held` and, with crashes, `a new lease after the holder
+///   crashed` (sometimes, lease on): the lease is not vacuous.
+pub fn real_time<P: Modelled>(config: &ModelConfig) -> Vec<Property<ElectionModel<P>>> {
+    if config.timing != super::Timing::Timed || !P::HAS_TERMS {
+        return Vec::new();
+    }
+    let mut properties = vec![
+        Property::always("lease exclusivity", one_acting_leader::<P>),
+        Property::always("fencing tokens increase", |_, state: &System<P>| {
+            !state.env().stale_token
+        }),
+    ];
+    if config.lease.is_some() {
+        properties.push(Property::sometimes(
+            "a lease is held",
+            |_, state: &System<P>| state.live().any(|(_, s)| s.holds_lease()),
+        ));
+        if config.crashes > 0 {
+            properties.push(Property::sometimes(
+                "a new lease after the holder crashed",
+                new_lease_after_crash::<P>,
+            ));
+        }
+    }
+    properties
+}
+
+/// At most one live node acts as leader (see [`real_time`]).
+pub fn one_acting_leader<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+    state.env().acting.len() <= 1
+}
+
+/// A crashed node held a lease, and a live node now holds one of a later
+/// term.
+fn new_lease_after_crash<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+    state
+        .nodes()
+        .filter(|(_, s, crashed)| *crashed && s.holds_lease())
+        .any(|(_, dead, _)| {
+            state
+                .live()
+                .any(|(_, s)| s.holds_lease() && s.term() > dead.term())
+        })
+}

@@ -37,6 +37,17 @@ pub struct Env<M, T> {
     /// Under timed timing: every timer's window and every message's
     /// deadline (see [`super::clock`]).
     pub clock: Option<Clock<M, T>>,
+    /// Under timed timing, for protocols with terms: the live nodes acting
+    /// as leader in this state, each with its fencing token (its term) —
+    /// with a lease on, those that hold one; without, every leader. Read
+    /// off the state after every step, so it adds no distinction of its
+    /// own; kept to see which leaderships the next step begins.
+    pub acting: Vec<(u64, Id)>,
+    /// The highest fencing token any leadership has begun with so far, and
+    /// its holder.
+    pub highest_token: Option<(u64, Id)>,
+    /// Some leadership began with a token not above every earlier one.
+    pub stale_token: bool,
 }
 
 impl<M, T> Default for Env<M, T> {
@@ -49,6 +60,9 @@ impl<M, T> Default for Env<M, T> {
             leaders: BTreeSet::new(),
             ignored_higher_term: false,
             clock: None,
+            acting: Vec::new(),
+            highest_token: None,
+            stale_token: false,
         }
     }
 }
@@ -103,6 +117,19 @@ impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Env<M, T> {
             leaders: self.leaders.rewrite(plan),
             ignored_higher_term: self.ignored_higher_term,
             clock: self.clock.as_ref().map(|c| c.rewrite(plan)),
+            acting: {
+                let mut acting: Vec<(u64, Id)> = self
+                    .acting
+                    .iter()
+                    .map(|&(token, id)| (token, plan.rewrite(&id)))
+                    .collect();
+                acting.sort();
+                acting
+            },
+            highest_token: self
+                .highest_token
+                .map(|(token, id)| (token, plan.rewrite(&id))),
+            stale_token: self.stale_token,
         }
     }
 }

@@ -37,6 +37,10 @@ pub struct Cluster {
     pub size: usize,
     /// How long each kind of timer runs.
     pub timeouts: Timeouts,
+    /// Raft's switches (PreVote, CheckQuorum, the lease); the other
+    /// protocols have none and ignore them.
+    #[serde(default)]
+    pub raft: raft::RaftOptions,
     /// A deliberate deviation from the algorithm, seeded by the model layer
     /// to prove that the checker catches it. Always `None` outside the
     /// checker: [`Cluster::new`] sets none, and it never crosses a wire.
@@ -50,6 +54,7 @@ impl Cluster {
         Cluster {
             size,
             timeouts,
+            raft: raft::RaftOptions::default(),
             deviation: None,
         }
     }
@@ -79,6 +84,16 @@ impl Cluster {
 pub enum Deviation {
     /// Raft counts a quorum as ⌊n/2⌋ votes instead of ⌊n/2⌋ + 1.
     RaftQuorumOfHalf,
+    /// Raft's leader starts a round's lease when a majority has acknowledged
+    /// it instead of when it sent the round.
+    RaftLeaseFromAcks,
+    /// Raft's lease is as long as the followers' promise: no margin for
+    /// clock drift (etcd's lease, counted in ticks).
+    RaftLeaseWithoutDriftMargin,
+    /// A restarted Raft node votes at once instead of keeping quarantine.
+    RaftNoQuarantine,
+    /// A Raft follower grants votes while its promise to the leader holds.
+    RaftVoteDuringPromise,
     /// Ring's initiator elects itself instead of the highest id on the token.
     RingElectsInitiator,
     /// Ring's initiator elects the lowest id on the token.
@@ -348,6 +363,14 @@ pub trait Protocol:
     fn message_term(msg: &Self::Msg) -> Option<u64> {
         let _ = msg;
         None
+    }
+
+    /// The term a node in `state` must adopt on receiving `msg`, if it is
+    /// above its own: the message's term, unless the protocol disregards
+    /// such a message in that state (Raft's promise, thesis §4.2.3).
+    fn term_to_adopt(&self, state: &Self::State, msg: &Self::Msg) -> Option<u64> {
+        let _ = state;
+        Self::message_term(msg)
     }
 
     /// A short name for a message's type, for counters and traces.

@@ -1,5 +1,7 @@
 //! Raft's leader election (Ongaro and Ousterhout, "In Search of an
-//! Understandable Consensus Algorithm", section 5.2), without the log.
+//! Understandable Consensus Algorithm", section 5.2), without the log, and
+//! the three switches that make it Raft as people deploy it (Ongaro's
+//! thesis, "Consensus: Bridging Theory and Practice").
 //!
 //! Time is divided into terms. A follower that hears from no leader for a
 //! randomised election timeout becomes a candidate: it increments its term,
@@ -8,6 +10,35 @@
 //! candidate with votes from a majority becomes leader and sends empty
 //! AppendEntries as heartbeats. Any message from a higher term makes the
 //! receiver adopt that term and step down to follower.
+//!
+//! The switches ([`RaftOptions`]), each off unless configured:
+//! - **PreVote** (thesis §9.6). Before it increments its term, a node asks
+//!   whether it could win: it becomes a pre-candidate and sends PreVote for
+//!   the term it would stand in. A node grants a pre-vote only if that term
+//!   is above its own and it has not heard from a live leader within the
+//!   minimum election timeout; granting changes nothing at the voter. Only
+//!   with pre-votes from a majority does the node start a real election, so
+//!   a node rejoining after a partition cannot depose a leader that a
+//!   majority still follows.
+//! - **CheckQuorum** (thesis §6.2). Followers acknowledge heartbeats; a
+//!   leader that has not heard from a majority (itself included) within the
+//!   minimum election timeout steps down.
+//! - **Leader lease** (thesis §6.4.1, made safe under clock drift). Every
+//!   heartbeat round has a number, and the leader arms a lease timer for it
+//!   when it *sends* the round. Followers acknowledge the round, and by
+//!   acknowledging promise not to vote — for anyone, themselves included —
+//!   until they have not heard from the leader for the minimum election
+//!   timeout. Once a majority has acknowledged a round, the leader holds the
+//!   lease until that round's timer fires. The lease is shorter than the
+//!   promise by the drift margin ([`LeaseConfig::validate`]), so it ends
+//!   before any promise that made it can: no other node can win an election
+//!   while it holds. A node that starts or restarts has forgotten the
+//!   promises it made, so it makes one to nobody: it grants no vote for the
+//!   promise's duration (the quarantine).
+//!
+//! The term is the leadership's fencing token: a node leads at most once
+//! per term, and with the lease on, leases begin in the order of their
+//! terms.
 
 use super::{arm, Cluster, Deviation, MaybeId, Protocol, ProtocolKind, Terms, TimerRole};
 use crate::leadership::{Leadership, Role};
@@ -23,7 +54,7 @@ use std::time::Duration;
 // ---------------------------------------------------------------- messages
 
 /// What Raft nodes say to each other during an election.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RaftMsg {
     /// A candidate asks for a vote in `term`.
     RequestVote {
@@ -45,24 +76,93 @@ pub enum RaftMsg {
     AppendEntries {
         /// The leader's term.
         term: u64,
+        /// The heartbeat round within the term, which acknowledgements
+        /// echo (0 unless the lease is on: only the lease counts rounds).
+        #[serde(default)]
+        round: u64,
     },
     /// A follower's answer to a heartbeat from a stale term, carrying the
-    /// follower's newer term so the old leader steps down. Heartbeats from the
-    /// current term need no answer for election alone.
+    /// follower's newer term so the old leader steps down.
     AppendEntriesReply {
         /// The follower's newer term.
         term: u64,
     },
+    /// A follower acknowledges a heartbeat of its own term (only with
+    /// CheckQuorum or the lease: plain Raft's election needs no answer).
+    HeartbeatAck {
+        /// The term of the heartbeat, the follower's own.
+        term: u64,
+        /// The round it acknowledges.
+        round: u64,
+    },
+    /// A would-be candidate asks whether it could win `term` (PreVote).
+    PreVote {
+        /// The term it would stand in: one above its own, which it has not
+        /// adopted.
+        term: u64,
+    },
+    /// The answer to a PreVote; sent, like Vote, only when it tells the
+    /// asker something.
+    PreVoteReply {
+        /// The term asked about when granted; the voter's own, newer than
+        /// the asker's, when refused.
+        term: u64,
+        /// Whether the pre-vote is granted.
+        granted: bool,
+    },
 }
 
 impl RaftMsg {
-    /// The term every Raft message carries.
+    /// The term the message carries.
     pub fn term(&self) -> u64 {
         match *self {
             RaftMsg::RequestVote { term }
             | RaftMsg::Vote { term, .. }
-            | RaftMsg::AppendEntries { term }
-            | RaftMsg::AppendEntriesReply { term } => term,
+            | RaftMsg::AppendEntries { term, .. }
+            | RaftMsg::AppendEntriesReply { term }
+            | RaftMsg::HeartbeatAck { term, .. }
+            | RaftMsg::PreVote { term }
+            | RaftMsg::PreVoteReply { term, .. } => term,
+        }
+    }
+
+    /// The sender's own current term, which a receiver in a lower term
+    /// adopts. A PreVote and a granted pre-vote carry a term nobody has
+    /// adopted yet — adopting it would be the very disruption PreVote
+    /// prevents.
+    pub fn senders_term(&self) -> Option<u64> {
+        match *self {
+            RaftMsg::PreVote { .. } | RaftMsg::PreVoteReply { granted: true, .. } => None,
+            _ => Some(self.term()),
+        }
+    }
+}
+
+// Written as the derived form would be, but without `round: 0`: plain
+// Raft's traces read as they always have.
+impl fmt::Debug for RaftMsg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RaftMsg::RequestVote { term } => write!(f, "RequestVote {{ term: {term} }}"),
+            RaftMsg::Vote { term, granted } => {
+                write!(f, "Vote {{ term: {term}, granted: {granted} }}")
+            }
+            RaftMsg::AppendEntries { term, round: 0 } => {
+                write!(f, "AppendEntries {{ term: {term} }}")
+            }
+            RaftMsg::AppendEntries { term, round } => {
+                write!(f, "AppendEntries {{ term: {term}, round: {round} }}")
+            }
+            RaftMsg::AppendEntriesReply { term } => {
+                write!(f, "AppendEntriesReply {{ term: {term} }}")
+            }
+            RaftMsg::HeartbeatAck { term, round } => {
+                write!(f, "HeartbeatAck {{ term: {term}, round: {round} }}")
+            }
+            RaftMsg::PreVote { term } => write!(f, "PreVote {{ term: {term} }}"),
+            RaftMsg::PreVoteReply { term, granted } => {
+                write!(f, "PreVoteReply {{ term: {term}, granted: {granted} }}")
+            }
         }
     }
 }
@@ -74,6 +174,19 @@ pub enum RaftTimer {
     Election,
     /// The leader's heartbeat period.
     Heartbeat,
+    /// The minimum election timeout since the node last heard from its
+    /// leader (or, with the lease, since it started): while it runs the
+    /// node refuses pre-votes and, with the lease, keeps its promise.
+    Heard,
+    /// CheckQuorum: the leader's period for hearing from a majority.
+    CheckQuorum,
+    /// The lease of the heartbeat rounds of one parity, armed as the round
+    /// is sent. Two timers, so that a new round can start while the lease
+    /// of the one before still runs.
+    Lease {
+        /// Odd rounds' timer (or even rounds').
+        odd: bool,
+    },
 }
 
 /// What survives a crash: Raft's persistent state (minus the log).
@@ -85,6 +198,101 @@ pub struct RaftStorage {
     pub voted_for: Option<Id>,
 }
 
+// ------------------------------------------------------------ configuration
+
+/// Raft's switches, the same at every node of a cluster (see the module
+/// documentation). All off: Raft's election as the paper gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RaftOptions {
+    /// PreVote: ask before standing.
+    #[serde(default)]
+    pub pre_vote: bool,
+    /// CheckQuorum: a leader without a majority steps down.
+    #[serde(default)]
+    pub check_quorum: bool,
+    /// The leader lease, if on.
+    #[serde(default)]
+    pub lease: Option<LeaseConfig>,
+}
+
+/// How long a leader's lease runs, and the clock drift it must survive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeaseConfig {
+    /// The lease's length on the leader's clock, from the moment the round
+    /// that earned it was sent.
+    pub duration: Duration,
+    /// ε, in parts per million: every node's clock runs at a rate within
+    /// [1 − ε, 1 + ε] of real time.
+    pub drift_ppm: u32,
+}
+
+/// A lease that a drifting clock could stretch past the promises behind it.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LeaseError {
+    /// The lease could outlast a follower's promise.
+    #[error("the lease ({lease:?}) must be shorter than the minimum election timeout ({promise:?}) × (1 − ε)/(1 + ε) = {limit:?} for drift ε = {drift}: a fast follower's promise could end before a slow leader's lease")]
+    OutlastsPromise {
+        /// The lease.
+        lease: Duration,
+        /// The promise: the minimum election timeout.
+        promise: Duration,
+        /// The longest lease that is safe (exclusive).
+        limit: Duration,
+        /// ε as a fraction.
+        drift: f64,
+    },
+    /// The lease would lapse before every renewal.
+    #[error("the lease ({lease:?}) must be longer than the heartbeat ({heartbeat:?}): it would lapse before every renewal")]
+    NotLongerThanHeartbeat {
+        /// The lease.
+        lease: Duration,
+        /// The heartbeat period.
+        heartbeat: Duration,
+    },
+    /// ε out of range.
+    #[error("the drift bound must be below 0.5 (got {0})")]
+    DriftTooLarge(f64),
+}
+
+impl LeaseConfig {
+    /// ε as a fraction.
+    pub fn drift(&self) -> f64 {
+        f64::from(self.drift_ppm) / 1e6
+    }
+
+    /// Checks the rule that makes the lease safe for `timeouts`: measured on
+    /// the slowest clock the drift allows, the lease ends before a promise
+    /// measured on the fastest — `lease × (1 + ε) < promise × (1 − ε)`,
+    /// the promise being the minimum election timeout — and the lease
+    /// outlives a heartbeat period, so that renewals can keep it.
+    pub fn validate(&self, timeouts: &super::Timeouts) -> Result<(), LeaseError> {
+        const MILLION: u128 = 1_000_000;
+        let ppm = u128::from(self.drift_ppm);
+        if ppm >= MILLION / 2 {
+            return Err(LeaseError::DriftTooLarge(self.drift()));
+        }
+        let promise = timeouts.election.start;
+        let lease_slow = self.duration.as_nanos() * (MILLION + ppm);
+        let promise_fast = promise.as_nanos() * (MILLION - ppm);
+        if lease_slow >= promise_fast {
+            let limit_nanos = promise_fast / (MILLION + ppm);
+            return Err(LeaseError::OutlastsPromise {
+                lease: self.duration,
+                promise,
+                limit: Duration::from_nanos(u64::try_from(limit_nanos).unwrap_or(u64::MAX)),
+                drift: self.drift(),
+            });
+        }
+        if self.duration <= timeouts.heartbeat {
+            return Err(LeaseError::NotLongerThanHeartbeat {
+                lease: self.duration,
+                heartbeat: timeouts.heartbeat,
+            });
+        }
+        Ok(())
+    }
+}
+
 // ------------------------------------------------------------------- state
 
 /// A Raft node's role in its current term.
@@ -92,10 +300,25 @@ pub struct RaftStorage {
 pub enum RaftRole {
     /// Grants votes and follows the leader of its term, if it knows one.
     Follower,
+    /// Asks for pre-votes for the term after its own (PreVote only).
+    PreCandidate,
     /// Stands for election in its term.
     Candidate,
     /// Won its term's election.
     Leader,
+}
+
+/// A leader's lease: the rounds it has sent and which of them a majority
+/// acknowledged.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LeaseState {
+    /// The latest heartbeat round sent in this term (0: none yet).
+    pub round: u64,
+    /// Who has acknowledged that round, the leader included.
+    pub acks: BTreeSet<Id>,
+    /// The parity of the round whose lease the leader holds, if any: it
+    /// holds until that round's [`RaftTimer::Lease`] fires.
+    pub held: Option<bool>,
 }
 
 /// A Raft node's state.
@@ -109,8 +332,18 @@ pub struct RaftState {
     pub role: RaftRole,
     /// The leader of `term` as far as this node knows (itself when leading).
     pub leader: Option<Id>,
-    /// Votes received in `term`; only kept while a candidate.
+    /// Votes (or pre-votes) received; only kept while a (pre-)candidate.
     pub votes: BTreeSet<Id>,
+    /// Whether [`RaftTimer::Heard`] runs: the node heard from a live leader
+    /// within the minimum election timeout (or is in quarantine).
+    #[serde(default)]
+    pub heard: bool,
+    /// CheckQuorum: the followers a leader has heard from this period.
+    #[serde(default)]
+    pub active: BTreeSet<Id>,
+    /// The leader's lease (default while not leading).
+    #[serde(default)]
+    pub lease: LeaseState,
 }
 
 impl RaftState {
@@ -119,6 +352,14 @@ impl RaftState {
             current_term: self.term,
             voted_for: self.voted_for,
         }
+    }
+
+    /// Whether the node leads and holds a lease that a majority granted and
+    /// whose timer has not fired. The runtime also reads that timer's
+    /// deadline off the clock when it is asked (a paused process sees the
+    /// lease lapse on waking, before the timer is handled).
+    pub fn holds_lease(&self) -> bool {
+        self.role == RaftRole::Leader && self.lease.held.is_some()
     }
 }
 
@@ -131,6 +372,20 @@ pub struct Raft {
 }
 
 impl Raft {
+    fn options(&self) -> &RaftOptions {
+        &self.cluster.raft
+    }
+
+    /// Whether followers must answer heartbeats of their own term.
+    fn acknowledges(&self) -> bool {
+        self.options().check_quorum || self.options().lease.is_some()
+    }
+
+    /// Whether the node keeps track of when it last heard from its leader.
+    fn watches_contact(&self) -> bool {
+        self.options().pre_vote || self.options().lease.is_some()
+    }
+
     /// Votes a candidate needs to win: a majority of the cluster, so that
     /// two candidates of one term cannot both win.
     fn quorum(&self) -> usize {
@@ -142,8 +397,45 @@ impl Raft {
         self.cluster.size / 2 + 1
     }
 
+    /// Whether a promise (the lease is on and the node heard from its
+    /// leader, or is in quarantine) forbids this node to vote.
+    fn promised(&self, state: &RaftState) -> bool {
+        if self.cluster.deviation == Some(Deviation::RaftVoteDuringPromise) {
+            return false;
+        }
+        self.options().lease.is_some() && state.heard
+    }
+
+    /// Whether the node disregards `msg` altogether. Under a promise, a vote
+    /// request goes unheard — not even its term is adopted, so the leader
+    /// the promise was made to is not deposed through this node (thesis
+    /// §4.2.3; etcd's "in lease" rule).
+    fn disregards(&self, state: &RaftState, msg: &RaftMsg) -> bool {
+        let asks_for_vote = matches!(msg, RaftMsg::RequestVote { .. } | RaftMsg::PreVote { .. });
+        asks_for_vote && self.promised(state)
+    }
+
+    /// Leaves the leader's role: no heartbeat, no lease, a watch on the
+    /// next leader instead.
+    fn stop_leading(&self, state: &mut RaftState, o: &mut Out<Self>) {
+        state.role = RaftRole::Follower;
+        state.leader = None;
+        state.active.clear();
+        state.lease = LeaseState::default();
+        o.cancel_timer(RaftTimer::Heartbeat);
+        if self.options().check_quorum {
+            o.cancel_timer(RaftTimer::CheckQuorum);
+        }
+        if self.options().lease.is_some() {
+            o.cancel_timer(RaftTimer::Lease { odd: false });
+            o.cancel_timer(RaftTimer::Lease { odd: true });
+        }
+        arm(self, o, RaftTimer::Election);
+    }
+
     /// Adopts a higher term: forget the vote and the leader, become follower,
-    /// and persist the new term before anything is sent.
+    /// and persist the new term before anything is sent. A promise made in
+    /// the old term still holds: it is a promise about time.
     fn step_down(&self, state: &mut RaftState, term: u64, o: &mut Out<Self>) {
         let was_leader = state.role == RaftRole::Leader;
         state.term = term;
@@ -153,8 +445,43 @@ impl Raft {
         state.votes.clear();
         o.save(state.storage());
         if was_leader {
-            o.cancel_timer(RaftTimer::Heartbeat);
+            self.stop_leading(state, o);
+        }
+    }
+
+    /// The election timer fired at a node that does not lead.
+    fn on_election_timeout(&self, me: Id, state: &mut RaftState, o: &mut Out<Self>) {
+        // A node that promised its leader not to vote does not vote for
+        // itself either; it looks again after another timeout.
+        if self.promised(state) {
             arm(self, o, RaftTimer::Election);
+            return;
+        }
+        if self.options().pre_vote {
+            self.start_pre_vote(me, state, o);
+        } else {
+            self.start_election(me, state, o);
+        }
+    }
+
+    fn start_pre_vote(&self, me: Id, state: &mut RaftState, o: &mut Out<Self>) {
+        let Some(next) = state.term.checked_add(1) else {
+            arm(self, o, RaftTimer::Election);
+            return;
+        };
+        state.role = RaftRole::PreCandidate;
+        state.leader = None;
+        state.votes = BTreeSet::from([me]);
+        arm(self, o, RaftTimer::Election);
+        for peer in self.cluster.peers(me) {
+            o.send(peer, RaftMsg::PreVote { term: next });
+        }
+        self.stand_if_prevoted(me, state, o);
+    }
+
+    fn stand_if_prevoted(&self, me: Id, state: &mut RaftState, o: &mut Out<Self>) {
+        if state.role == RaftRole::PreCandidate && state.votes.len() >= self.quorum() {
+            self.start_election(me, state, o);
         }
     }
 
@@ -188,16 +515,162 @@ impl Raft {
         state.role = RaftRole::Leader;
         state.leader = Some(me);
         state.votes.clear();
+        state.active.clear();
+        state.lease = LeaseState::default();
         o.cancel_timer(RaftTimer::Election);
-        self.send_heartbeats(me, state, o);
+        if self.options().check_quorum {
+            arm(self, o, RaftTimer::CheckQuorum);
+        }
+        let round = self.start_round(me, state, o);
+        self.send_heartbeats(me, state.term, round, o);
     }
 
-    fn send_heartbeats(&self, me: Id, state: &RaftState, o: &mut Out<Self>) {
-        let heartbeat = RaftMsg::AppendEntries { term: state.term };
+    /// Sends heartbeat `round` of `term` to every peer and re-arms the
+    /// heartbeat.
+    fn send_heartbeats(&self, me: Id, term: u64, round: u64, o: &mut Out<Self>) {
+        let heartbeat = RaftMsg::AppendEntries { term, round };
         for peer in self.cluster.peers(me) {
             o.send(peer, heartbeat.clone());
         }
         arm(self, o, RaftTimer::Heartbeat);
+    }
+
+    /// With the lease on, numbers the round about to be sent and starts its
+    /// lease timer; the round's number (0 without the lease).
+    fn start_round(&self, me: Id, state: &mut RaftState, o: &mut Out<Self>) -> u64 {
+        if self.options().lease.is_none() {
+            return 0;
+        }
+        let lease = &mut state.lease;
+        lease.round += 1;
+        let odd = lease.round % 2 == 1;
+        // Re-arming this parity's timer restarts it from now, which no
+        // acknowledgement has vouched for yet.
+        if lease.held == Some(odd) {
+            lease.held = None;
+        }
+        lease.acks = BTreeSet::from([me]);
+        // The lease runs from the moment the round is sent: a follower's
+        // promise starts when it receives the round, which is later.
+        if self.cluster.deviation != Some(Deviation::RaftLeaseFromAcks) {
+            arm(self, o, RaftTimer::Lease { odd });
+        }
+        let round = lease.round;
+        self.hold_if_acknowledged(state, o);
+        round
+    }
+
+    fn hold_if_acknowledged(&self, state: &mut RaftState, o: &mut Out<Self>) {
+        let lease = &mut state.lease;
+        let odd = lease.round % 2 == 1;
+        if lease.held != Some(odd) && lease.acks.len() >= self.quorum() {
+            lease.held = Some(odd);
+            if self.cluster.deviation == Some(Deviation::RaftLeaseFromAcks) {
+                arm(self, o, RaftTimer::Lease { odd });
+            }
+        }
+    }
+
+    /// A RequestVote of `term`, which is not below the node's own.
+    fn on_request_vote(&self, state: &mut Cow<RaftState>, src: Id, term: u64, o: &mut Out<Self>) {
+        if state.voted_for.is_none() || state.voted_for == Some(src) {
+            let state = state.to_mut();
+            state.voted_for = Some(src);
+            // The vote is durable before the reply that depends on it.
+            o.save(state.storage());
+            arm(self, o, RaftTimer::Election);
+            o.send(
+                src,
+                RaftMsg::Vote {
+                    term,
+                    granted: true,
+                },
+            );
+        }
+    }
+
+    /// A PreVote asking about `term`: granted only to a node that could
+    /// win it and only while no live leader is heard from. Granting changes
+    /// nothing here — no term, no vote, no timer.
+    fn on_pre_vote(&self, state: &RaftState, src: Id, term: u64, o: &mut Out<Self>) {
+        let leader_alive = state.role == RaftRole::Leader || state.heard;
+        if term > state.term && !leader_alive && !self.promised(state) {
+            o.send(
+                src,
+                RaftMsg::PreVoteReply {
+                    term,
+                    granted: true,
+                },
+            );
+        } else if state.term >= term {
+            // The asker is behind: tell it the newer term.
+            o.send(
+                src,
+                RaftMsg::PreVoteReply {
+                    term: state.term,
+                    granted: false,
+                },
+            );
+        }
+    }
+
+    /// A heartbeat of the node's own term (or one it has just adopted).
+    fn on_heartbeat(&self, state: &mut Cow<RaftState>, src: Id, round: u64, o: &mut Out<Self>) {
+        if state.role == RaftRole::Leader {
+            // Two leaders in one term cannot happen (election safety).
+            return;
+        }
+        let watches = self.watches_contact();
+        let state = state.to_mut();
+        state.role = RaftRole::Follower;
+        state.leader = Some(src);
+        state.votes.clear();
+        arm(self, o, RaftTimer::Election);
+        if watches {
+            state.heard = true;
+            arm(self, o, RaftTimer::Heard);
+        }
+        if self.acknowledges() {
+            o.send(
+                src,
+                RaftMsg::HeartbeatAck {
+                    term: state.term,
+                    round,
+                },
+            );
+        }
+    }
+
+    fn on_heartbeat_ack(&self, state: &mut Cow<RaftState>, src: Id, round: u64, o: &mut Out<Self>) {
+        if state.role != RaftRole::Leader {
+            return;
+        }
+        if self.options().check_quorum && !state.active.contains(&src) {
+            state.to_mut().active.insert(src);
+        }
+        if self.options().lease.is_some()
+            && round == state.lease.round
+            && !state.lease.acks.contains(&src)
+        {
+            let state = state.to_mut();
+            state.lease.acks.insert(src);
+            self.hold_if_acknowledged(state, o);
+        }
+    }
+
+    fn on_check_quorum(&self, state: &mut Cow<RaftState>, o: &mut Out<Self>) {
+        if state.role != RaftRole::Leader {
+            return;
+        }
+        let state = state.to_mut();
+        if state.active.len() + 1 < self.quorum() {
+            // Cut off from a majority: whoever it can still reach may follow
+            // a leader nobody else does.
+            self.stop_leading(state, o);
+        } else {
+            state.active.clear();
+            arm(self, o, RaftTimer::CheckQuorum);
+        }
     }
 }
 
@@ -215,20 +688,33 @@ impl Actor for Raft {
             .as_ref()
             .map_or((0, None), |s| (s.current_term, s.voted_for));
         arm(self, o, RaftTimer::Election);
+        // The promises of a previous life are forgotten with its clock, so
+        // the node keeps one to nobody: the quarantine.
+        let quarantine = self.options().lease.is_some()
+            && self.cluster.deviation != Some(Deviation::RaftNoQuarantine);
+        if quarantine {
+            arm(self, o, RaftTimer::Heard);
+        }
         RaftState {
             term,
             voted_for,
             role: RaftRole::Follower,
             leader: None,
             votes: BTreeSet::new(),
+            heard: quarantine,
+            active: BTreeSet::new(),
+            lease: LeaseState::default(),
         }
     }
 
     fn on_msg(&self, me: Id, state: &mut Cow<RaftState>, src: Id, msg: RaftMsg, o: &mut Out<Self>) {
+        if self.disregards(state, &msg) {
+            return;
+        }
         // "If a request or response contains a term T > currentTerm: set
         // currentTerm = T, convert to follower."
-        if msg.term() > state.term {
-            self.step_down(state.to_mut(), msg.term(), o);
+        if let Some(term) = msg.senders_term().filter(|&t| t > state.term) {
+            self.step_down(state.to_mut(), term, o);
         }
         match msg {
             RaftMsg::RequestVote { term } => {
@@ -240,19 +726,8 @@ impl Actor for Raft {
                             granted: false,
                         },
                     );
-                } else if state.voted_for.is_none() || state.voted_for == Some(src) {
-                    let state = state.to_mut();
-                    state.voted_for = Some(src);
-                    // The vote is durable before the reply that depends on it.
-                    o.save(state.storage());
-                    arm(self, o, RaftTimer::Election);
-                    o.send(
-                        src,
-                        RaftMsg::Vote {
-                            term,
-                            granted: true,
-                        },
-                    );
+                } else {
+                    self.on_request_vote(state, src, term, o);
                 }
             }
             RaftMsg::Vote { term, granted } => {
@@ -262,17 +737,25 @@ impl Actor for Raft {
                     self.win_if_quorum(me, state, o);
                 }
             }
-            RaftMsg::AppendEntries { term } => {
+            RaftMsg::PreVote { term } => self.on_pre_vote(state, src, term, o),
+            RaftMsg::PreVoteReply { term, granted } => {
+                let asked = state.term.checked_add(1);
+                if granted && Some(term) == asked && state.role == RaftRole::PreCandidate {
+                    let state = state.to_mut();
+                    state.votes.insert(src);
+                    self.stand_if_prevoted(me, state, o);
+                }
+            }
+            RaftMsg::AppendEntries { term, round } => {
                 if term < state.term {
                     o.send(src, RaftMsg::AppendEntriesReply { term: state.term });
-                } else if state.role != RaftRole::Leader {
-                    // Two leaders in one term cannot happen (election
-                    // safety), so a leader never reaches this branch.
-                    let state = state.to_mut();
-                    state.role = RaftRole::Follower;
-                    state.leader = Some(src);
-                    state.votes.clear();
-                    arm(self, o, RaftTimer::Election);
+                } else {
+                    self.on_heartbeat(state, src, round, o);
+                }
+            }
+            RaftMsg::HeartbeatAck { term, round } => {
+                if term == state.term {
+                    self.on_heartbeat_ack(state, src, round, o);
                 }
             }
             // A reply from a higher term already made us step down above.
@@ -284,12 +767,28 @@ impl Actor for Raft {
         match timer {
             RaftTimer::Election => {
                 if state.role != RaftRole::Leader {
-                    self.start_election(me, state.to_mut(), o);
+                    self.on_election_timeout(me, state.to_mut(), o);
                 }
             }
             RaftTimer::Heartbeat => {
                 if state.role == RaftRole::Leader {
-                    self.send_heartbeats(me, state, o);
+                    // Without the lease a round changes nothing in the state.
+                    let round = match self.options().lease {
+                        Some(_) => self.start_round(me, state.to_mut(), o),
+                        None => 0,
+                    };
+                    self.send_heartbeats(me, state.term, round, o);
+                }
+            }
+            RaftTimer::Heard => {
+                if state.heard {
+                    state.to_mut().heard = false;
+                }
+            }
+            RaftTimer::CheckQuorum => self.on_check_quorum(state, o),
+            RaftTimer::Lease { odd } => {
+                if state.lease.held == Some(*odd) {
+                    state.to_mut().lease.held = None;
                 }
             }
         }
@@ -317,20 +816,43 @@ impl Protocol for Raft {
 
     fn timer_role(&self, timer: &RaftTimer) -> TimerRole {
         match timer {
-            RaftTimer::Heartbeat => TimerRole::Heartbeat,
-            RaftTimer::Election => TimerRole::WatchesLeader,
+            RaftTimer::Heartbeat | RaftTimer::CheckQuorum | RaftTimer::Lease { .. } => {
+                TimerRole::Heartbeat
+            }
+            RaftTimer::Election | RaftTimer::Heard => TimerRole::WatchesLeader,
         }
     }
 
     fn timer_range(&self, timer: &RaftTimer) -> Range<Duration> {
+        let timeouts = &self.cluster.timeouts;
+        let promise = timeouts.election.start;
         match timer {
-            RaftTimer::Election => self.cluster.timeouts.election.clone(),
-            RaftTimer::Heartbeat => self.cluster.timeouts.heartbeat_range(),
+            RaftTimer::Election => timeouts.election.clone(),
+            RaftTimer::Heartbeat => timeouts.heartbeat_range(),
+            RaftTimer::Heard | RaftTimer::CheckQuorum => promise..promise,
+            RaftTimer::Lease { .. } => {
+                // Seeded bug: etcd's lease, as long as the promise, with no
+                // margin for drift.
+                let lease =
+                    if self.cluster.deviation == Some(Deviation::RaftLeaseWithoutDriftMargin) {
+                        promise
+                    } else {
+                        self.options().lease.map_or(promise, |l| l.duration)
+                    };
+                lease..lease
+            }
         }
     }
 
     fn message_term(msg: &RaftMsg) -> Option<u64> {
-        Some(msg.term())
+        msg.senders_term()
+    }
+
+    fn term_to_adopt(&self, state: &RaftState, msg: &RaftMsg) -> Option<u64> {
+        if self.disregards(state, msg) {
+            return None;
+        }
+        msg.senders_term()
     }
 
     fn message_kind(msg: &RaftMsg) -> &'static str {
@@ -339,6 +861,9 @@ impl Protocol for Raft {
             RaftMsg::Vote { .. } => "Vote",
             RaftMsg::AppendEntries { .. } => "AppendEntries",
             RaftMsg::AppendEntriesReply { .. } => "AppendEntriesReply",
+            RaftMsg::HeartbeatAck { .. } => "HeartbeatAck",
+            RaftMsg::PreVote { .. } => "PreVote",
+            RaftMsg::PreVoteReply { .. } => "PreVoteReply",
         }
     }
 }
@@ -347,7 +872,7 @@ impl Leadership for RaftState {
     fn role(&self) -> Role {
         match self.role {
             RaftRole::Follower => Role::Follower,
-            RaftRole::Candidate => Role::Candidate,
+            RaftRole::PreCandidate | RaftRole::Candidate => Role::Candidate,
             RaftRole::Leader => Role::Leader,
         }
     }
@@ -358,6 +883,10 @@ impl Leadership for RaftState {
 
     fn term(&self) -> Option<u64> {
         Some(self.term)
+    }
+
+    fn holds_lease(&self) -> bool {
+        RaftState::holds_lease(self)
     }
 }
 
@@ -371,12 +900,31 @@ impl fmt::Debug for RaftState {
             MaybeId(self.leader),
             MaybeId(self.voted_for)
         )?;
-        if self.role == RaftRole::Candidate {
+        if matches!(self.role, RaftRole::Candidate | RaftRole::PreCandidate) {
             write!(
                 f,
                 " votes {:?}",
                 super::Ids(&self.votes.iter().copied().collect::<Vec<_>>())
             )?;
+        }
+        if self.heard {
+            f.write_str(" heard")?;
+        }
+        if !self.active.is_empty() {
+            let active: Vec<Id> = self.active.iter().copied().collect();
+            write!(f, " active {:?}", super::Ids(&active))?;
+        }
+        if self.lease.round > 0 {
+            let acks: Vec<Id> = self.lease.acks.iter().copied().collect();
+            write!(
+                f,
+                " round {} acks {:?}",
+                self.lease.round,
+                super::Ids(&acks)
+            )?;
+            if let Some(odd) = self.lease.held {
+                write!(f, " lease {}", if odd { "odd" } else { "even" })?;
+            }
         }
         Ok(())
     }
@@ -392,6 +940,13 @@ impl Rewrite<Id> for RaftState {
             role: self.role,
             leader: self.leader.rewrite(plan),
             votes: self.votes.rewrite(plan),
+            heard: self.heard,
+            active: self.active.rewrite(plan),
+            lease: LeaseState {
+                round: self.lease.round,
+                acks: self.lease.acks.rewrite(plan),
+                held: self.lease.held,
+            },
         }
     }
 }
@@ -424,15 +979,17 @@ impl Terms for RaftMsg {
     }
 
     fn lower_terms(&self, by: u64) -> Self {
-        match *self {
-            RaftMsg::RequestVote { term } => RaftMsg::RequestVote { term: term - by },
-            RaftMsg::Vote { term, granted } => RaftMsg::Vote {
-                term: term - by,
-                granted,
-            },
-            RaftMsg::AppendEntries { term } => RaftMsg::AppendEntries { term: term - by },
-            RaftMsg::AppendEntriesReply { term } => RaftMsg::AppendEntriesReply { term: term - by },
+        let mut lowered = self.clone();
+        match &mut lowered {
+            RaftMsg::RequestVote { term }
+            | RaftMsg::Vote { term, .. }
+            | RaftMsg::AppendEntries { term, .. }
+            | RaftMsg::AppendEntriesReply { term }
+            | RaftMsg::HeartbeatAck { term, .. }
+            | RaftMsg::PreVote { term }
+            | RaftMsg::PreVoteReply { term, .. } => *term -= by,
         }
+        lowered
     }
 }
 
@@ -476,6 +1033,9 @@ mod tests {
             role: RaftRole::Follower,
             leader: None,
             votes: BTreeSet::new(),
+            heard: false,
+            active: BTreeSet::new(),
+            lease: LeaseState::default(),
         }
     }
 
@@ -486,6 +1046,9 @@ mod tests {
             role: RaftRole::Leader,
             leader: Some(Id::from(me)),
             votes: BTreeSet::new(),
+            heard: false,
+            active: BTreeSet::new(),
+            lease: LeaseState::default(),
         }
     }
 
@@ -551,7 +1114,7 @@ mod tests {
             0,
             follower(1, None),
             2,
-            RaftMsg::AppendEntries { term: 1 },
+            RaftMsg::AppendEntries { term: 1, round: 0 },
         );
         assert_eq!(
             state.view(),
@@ -582,7 +1145,7 @@ mod tests {
             0,
             candidate,
             2,
-            RaftMsg::AppendEntries { term: 1 },
+            RaftMsg::AppendEntries { term: 1, round: 0 },
         );
         assert_eq!(
             (state.role, state.leader, state.votes.len()),
@@ -599,7 +1162,7 @@ mod tests {
                 term: 7,
                 granted: false,
             },
-            RaftMsg::AppendEntries { term: 7 },
+            RaftMsg::AppendEntries { term: 7, round: 0 },
             RaftMsg::AppendEntriesReply { term: 7 },
         ] {
             assert_eq!(Raft::message_term(&msg), Some(7), "{msg:?}");
@@ -628,7 +1191,10 @@ mod tests {
             0,
             follower(1, None),
             1,
-            RaftMsg::AppendEntries { term: u64::MAX },
+            RaftMsg::AppendEntries {
+                term: u64::MAX,
+                round: 0,
+            },
         );
         let (state, o) = fire(&node, 0, state, RaftTimer::Election);
         assert_eq!(state.term, u64::MAX);
@@ -717,6 +1283,7 @@ mod tests {
             role: RaftRole::Candidate,
             leader: None,
             votes: BTreeSet::from([Id::from(0), Id::from(1)]),
+            ..follower(2, Some(0))
         };
         let stale = RaftMsg::Vote {
             term: 1,
@@ -765,7 +1332,7 @@ mod tests {
             1,
             follower(3, None),
             0,
-            RaftMsg::AppendEntries { term: 2 },
+            RaftMsg::AppendEntries { term: 2, round: 0 },
         );
         assert_eq!(state, follower(3, None));
         assert_eq!(
@@ -818,7 +1385,7 @@ mod tests {
                 let msg = match kind {
                     0 => RaftMsg::RequestVote { term: msg_term },
                     1 => RaftMsg::Vote { term: msg_term, granted: true },
-                    2 => RaftMsg::AppendEntries { term: msg_term },
+                    2 => RaftMsg::AppendEntries { term: msg_term, round: 0 },
                     _ => RaftMsg::AppendEntriesReply { term: msg_term },
                 };
                 let (state, _) = deliver(&node, 0, follower(own, None), 1, msg);

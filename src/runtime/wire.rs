@@ -227,8 +227,13 @@ mod tests {
 
     #[test]
     fn rejects_each_kind_of_bad_datagram() {
-        let good =
-            encode(Kind::Protocol, 42, 1, &RaftMsg::AppendEntries { term: 1 }).expect("encode");
+        let good = encode(
+            Kind::Protocol,
+            42,
+            1,
+            &RaftMsg::AppendEntries { term: 1, round: 0 },
+        )
+        .expect("encode");
         assert_eq!(
             decode_header(&good, 43).err(),
             Some(DropReason::WrongCluster)

@@ -167,7 +167,7 @@ impl Job {
     /// have. (Whether the initial state lies within the bounds is known only
     /// once the model is built; [`run_job`] says so.)
     pub fn validate(&self) -> Result<(), CheckError> {
-        self.config.validate()?;
+        self.config.validate_for(self.protocol)?;
         let known = crate::with_protocol!(self.protocol, P => property_names::<P>(&self.config));
         match self.expect.keys().find(|k| !known.contains(&k.as_str())) {
             Some(unknown) => Err(CheckError::UnknownProperty {
@@ -190,6 +190,7 @@ fn property_names<P: Modelled>(config: &ModelConfig) -> Vec<&'static str> {
     P::claims()
         .iter()
         .chain(&properties::common::<P>(config))
+        .chain(&properties::real_time::<P>(config))
         .map(|p| p.name)
         .chain(P::liveness_claims(config).iter().map(|c| c.name))
         .collect()

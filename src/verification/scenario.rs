@@ -144,7 +144,7 @@ impl Scenario {
         scenario.path = path.to_path_buf();
         scenario
             .model
-            .validate()
+            .validate_for(scenario.protocol)
             .map_err(|source| ScenarioError::Model {
                 path: path.to_path_buf(),
                 source,
