@@ -452,7 +452,8 @@ impl ModelConfig {
         crate::with_protocol!(kind, P => <P as super::Modelled>::default_model())
     }
 
-    /// Checks the combination makes sense.
+    /// Checks the combination makes sense for any protocol ([`Self::validate_for`]
+    /// checks it for the one that will run it).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.nodes == 0 || self.nodes > 9 {
             return Err(ConfigError::NodesOutOfRange { got: self.nodes });
@@ -486,17 +487,6 @@ impl ModelConfig {
             let clock = self.clock.unwrap_or_default();
             if clock.timeouts().validate().is_err() {
                 return Err(ConfigError::ClockTimeoutsOutOfOrder(clock));
-            }
-            // The shortest timeout (the order above makes it the reply's).
-            if clock
-                .window(u64::from(clock.reply), u64::from(clock.reply))
-                .0
-                == 0
-            {
-                return Err(ConfigError::TimeoutUnderOneTick {
-                    timeout: "reply",
-                    ticks: clock.reply,
-                });
             }
         } else if self.clock.is_some() {
             return Err(ConfigError::ClockWithoutTimedTiming);
@@ -537,7 +527,20 @@ impl ModelConfig {
         if switched && kind != ProtocolKind::Raft {
             return Err(ConfigError::RaftSwitchesWithoutRaft(kind));
         }
-        self.validate()
+        self.validate()?;
+        if self.timing == Timing::Timed {
+            // The shortest timeout the protocol arms (the order of the
+            // timeouts makes it the reply's, which Raft never arms).
+            let clock = self.clock.unwrap_or_default();
+            let (timeout, ticks) = match kind {
+                ProtocolKind::Raft => ("heartbeat", clock.heartbeat),
+                _ => ("reply", clock.reply),
+            };
+            if clock.window(u64::from(ticks), u64::from(ticks)).0 == 0 {
+                return Err(ConfigError::TimeoutUnderOneTick { timeout, ticks });
+            }
+        }
+        Ok(())
     }
 
     /// The timeouts the modelled nodes run: the clock's in ticks read as

@@ -316,6 +316,9 @@ pub struct LeaseState {
     pub round: u64,
     /// Who has acknowledged that round, the leader included.
     pub acks: BTreeSet<Id>,
+    /// Whether that round's lease timer still runs: acknowledgements that
+    /// arrive after it fired vouch for a lease already over.
+    pub open: bool,
     /// The parity of the round whose lease the leader holds, if any: it
     /// holds until that round's [`RaftTimer::Lease`] fires.
     pub held: Option<bool>,
@@ -550,6 +553,7 @@ impl Raft {
             lease.held = None;
         }
         lease.acks = BTreeSet::from([me]);
+        lease.open = true;
         // The lease runs from the moment the round is sent: a follower's
         // promise starts when it receives the round, which is later.
         if self.cluster.deviation != Some(Deviation::RaftLeaseFromAcks) {
@@ -563,7 +567,7 @@ impl Raft {
     fn hold_if_acknowledged(&self, state: &mut RaftState, o: &mut Out<Self>) {
         let lease = &mut state.lease;
         let odd = lease.round % 2 == 1;
-        if lease.held != Some(odd) && lease.acks.len() >= self.quorum() {
+        if lease.open && lease.held != Some(odd) && lease.acks.len() >= self.quorum() {
             lease.held = Some(odd);
             if self.cluster.deviation == Some(Deviation::RaftLeaseFromAcks) {
                 arm(self, o, RaftTimer::Lease { odd });
@@ -787,8 +791,16 @@ impl Actor for Raft {
             }
             RaftTimer::CheckQuorum => self.on_check_quorum(state, o),
             RaftTimer::Lease { odd } => {
-                if state.lease.held == Some(*odd) {
-                    state.to_mut().lease.held = None;
+                let lease = &state.lease;
+                let current = lease.round > 0 && (lease.round % 2 == 1) == *odd;
+                if lease.held == Some(*odd) || (current && lease.open) {
+                    let lease = &mut state.to_mut().lease;
+                    if lease.held == Some(*odd) {
+                        lease.held = None;
+                    }
+                    if current {
+                        lease.open = false;
+                    }
                 }
             }
         }
@@ -945,6 +957,7 @@ impl Rewrite<Id> for RaftState {
             lease: LeaseState {
                 round: self.lease.round,
                 acks: self.lease.acks.rewrite(plan),
+                open: self.lease.open,
                 held: self.lease.held,
             },
         }
