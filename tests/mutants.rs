@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 16);
+    assert_eq!(bugs.len(), 20);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -35,7 +35,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
         assert!(bug.name.starts_with(bug.protocol.name()), "{}", bug.name);
     }
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
-    assert_eq!(raft.count(), 8);
+    assert_eq!(raft.count(), 12);
 }
 
 #[test]
@@ -212,5 +212,23 @@ fn a_stale_vote_counted_is_caught_at_every_cap_when_the_network_drains_past_it()
             let safety = result.property("election safety").expect("checked");
             assert_eq!(safety.outcome, Outcome::Violated, "{file} at cap {cap}");
         }
+    }
+}
+
+/// Each way of getting the lease wrong lets two nodes hold one at once, and
+/// the checker shows it: the lease timed from the acknowledgements instead
+/// of the send, a lease as long as the promise (no drift margin), a vote
+/// granted under a promise, and — after a crash — a restarted node that
+/// votes before its quarantine is over. The same scenarios hold without the
+/// bugs (`tests/scenarios.rs`, `elect verify`).
+#[test]
+fn every_way_of_getting_the_lease_wrong_shows_two_lease_holders() {
+    for (bug, scenario) in [
+        ("raft/lease-from-acks", "raft-3-lease-lossy"),
+        ("raft/lease-without-drift-margin", "raft-3-lease-lossy"),
+        ("raft/vote-during-promise", "raft-3-lease-lossy"),
+        ("raft/no-quarantine", "raft-3-lease-crash-recover"),
+    ] {
+        assert_eq!(caught(bug, scenario), "lease exclusivity", "{bug}");
     }
 }

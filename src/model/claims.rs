@@ -429,6 +429,30 @@ impl Modelled for Raft {
                 tamper: Tamper::Undo(keep_leader_in_higher_term),
             },
             SeededBug {
+                name: "raft/lease-from-acks",
+                what: "starts a round's lease when a majority has acknowledged it, not when the round was sent",
+                scenario: "raft-3-lease-lossy",
+                tamper: Tamper::Deviation(Deviation::RaftLeaseFromAcks),
+            },
+            SeededBug {
+                name: "raft/lease-without-drift-margin",
+                what: "holds the lease as long as the followers' promise, with no margin for clock drift",
+                scenario: "raft-3-lease-lossy",
+                tamper: Tamper::Deviation(Deviation::RaftLeaseWithoutDriftMargin),
+            },
+            SeededBug {
+                name: "raft/no-quarantine",
+                what: "a restarted node votes at once, though it may have promised its vote away before the crash",
+                scenario: "raft-3-lease-crash-recover",
+                tamper: Tamper::Deviation(Deviation::RaftNoQuarantine),
+            },
+            SeededBug {
+                name: "raft/vote-during-promise",
+                what: "a follower grants votes while its promise to the leader holds",
+                scenario: "raft-3-lease-lossy",
+                tamper: Tamper::Deviation(Deviation::RaftVoteDuringPromise),
+            },
+            SeededBug {
                 name: "raft/leader-ignores-reply-term",
                 what: "a leader does not check the term of heartbeat replies",
                 scenario: SCENARIO,
