@@ -1354,6 +1354,180 @@ mod tests {
         );
     }
 
+    fn with(options: RaftOptions) -> Raft {
+        let mut cluster = Cluster::new(3, Timeouts::default());
+        cluster.raft = options;
+        Raft::new(cluster)
+    }
+
+    fn lease(ms: u64) -> RaftOptions {
+        RaftOptions {
+            check_quorum: true,
+            lease: Some(LeaseConfig {
+                duration: Duration::from_millis(ms),
+                drift_ppm: 0,
+            }),
+            ..RaftOptions::default()
+        }
+    }
+
+    #[test]
+    fn with_pre_vote_an_election_timeout_asks_first_and_changes_no_term() {
+        let node = with(RaftOptions {
+            pre_vote: true,
+            ..RaftOptions::default()
+        });
+        let (state, o) = fire(&node, 0, follower(3, None), RaftTimer::Election);
+        assert_eq!((state.role, state.term), (RaftRole::PreCandidate, 3));
+        // No save: nothing durable changed.
+        assert_eq!(
+            lines(&o),
+            [
+                ARM_ELECTION,
+                "send n1 PreVote { term: 4 }",
+                "send n2 PreVote { term: 4 }"
+            ]
+        );
+        // One granted pre-vote is a majority of three: only now the term moves.
+        let granted = RaftMsg::PreVoteReply {
+            term: 4,
+            granted: true,
+        };
+        let (state, o) = deliver(&node, 0, state, 1, granted);
+        assert_eq!((state.role, state.term), (RaftRole::Candidate, 4));
+        assert_eq!(lines(&o)[0], save(4, Some(0)));
+    }
+
+    #[test]
+    fn a_pre_vote_is_refused_while_a_live_leader_is_heard_and_granted_without_a_trace_otherwise() {
+        let node = with(RaftOptions {
+            pre_vote: true,
+            ..RaftOptions::default()
+        });
+        let heartbeat = RaftMsg::AppendEntries { term: 1, round: 0 };
+        let (heard, o) = deliver(&node, 1, follower(1, None), 0, heartbeat);
+        assert!(heard.heard);
+        assert_eq!(lines(&o), [ARM_ELECTION, "arm Heard 500ms..500ms"]);
+        let ask = RaftMsg::PreVote { term: 2 };
+        let (after, o) = deliver(&node, 1, heard.clone(), 2, ask.clone());
+        assert_eq!(after, heard);
+        assert!(lines(&o).is_empty(), "refused in silence: {:?}", lines(&o));
+
+        let (quiet, _) = fire(&node, 1, heard, RaftTimer::Heard);
+        let (after, o) = deliver(&node, 1, quiet.clone(), 2, ask);
+        assert_eq!(after, quiet, "granting changes nothing");
+        assert_eq!(
+            lines(&o),
+            ["send n2 PreVoteReply { term: 2, granted: true }"]
+        );
+    }
+
+    #[test]
+    fn a_lease_runs_from_the_send_and_is_held_once_a_majority_acknowledged() {
+        let node = with(lease(400));
+        let (state, o) = fire(&node, 0, leader(0, 1), RaftTimer::Heartbeat);
+        assert_eq!(
+            lines(&o),
+            [
+                "arm Lease { odd: true } 400ms..400ms",
+                "send n1 AppendEntries { term: 1, round: 1 }",
+                "send n2 AppendEntries { term: 1, round: 1 }",
+                "arm Heartbeat 50ms..50ms"
+            ]
+        );
+        assert!(!state.holds_lease());
+        let ack = RaftMsg::HeartbeatAck { term: 1, round: 1 };
+        let (held, o) = deliver(&node, 0, state.clone(), 2, ack.clone());
+        assert!(held.holds_lease());
+        assert!(lines(&o).is_empty());
+        let (lapsed, _) = fire(&node, 0, held, RaftTimer::Lease { odd: true });
+        assert!(!lapsed.holds_lease());
+
+        // An acknowledgement that arrives after the round's timer fired
+        // vouches for a lease that is already over.
+        let (expired, _) = fire(&node, 0, state, RaftTimer::Lease { odd: true });
+        let (late, _) = deliver(&node, 0, expired, 2, ack);
+        assert!(!late.holds_lease());
+    }
+
+    #[test]
+    fn a_promised_follower_disregards_vote_requests_even_from_a_higher_term() {
+        let node = with(lease(400));
+        let heartbeat = RaftMsg::AppendEntries { term: 1, round: 1 };
+        let (promised, o) = deliver(&node, 1, follower(1, None), 0, heartbeat);
+        assert_eq!(
+            lines(&o),
+            [
+                ARM_ELECTION,
+                "arm Heard 500ms..500ms",
+                "send n0 HeartbeatAck { term: 1, round: 1 }"
+            ]
+        );
+        let request = RaftMsg::RequestVote { term: 2 };
+        assert_eq!(node.term_to_adopt(&promised, &request), None);
+        let (after, o) = deliver(&node, 1, promised.clone(), 2, request);
+        assert_eq!(after, promised);
+        assert!(lines(&o).is_empty());
+        // Nor does it stand itself while the promise holds.
+        let (after, o) = fire(&node, 1, promised, RaftTimer::Election);
+        assert_eq!(after.role, RaftRole::Follower);
+        assert_eq!(lines(&o), [ARM_ELECTION]);
+    }
+
+    #[test]
+    fn a_node_that_starts_with_the_lease_on_keeps_quarantine() {
+        let (state, o) = start(&with(lease(400)), 0, None);
+        assert!(state.heard);
+        assert_eq!(lines(&o), [ARM_ELECTION, "arm Heard 500ms..500ms"]);
+    }
+
+    #[test]
+    fn with_check_quorum_a_leader_that_heard_from_no_majority_steps_down() {
+        let node = with(RaftOptions {
+            check_quorum: true,
+            ..RaftOptions::default()
+        });
+        let (state, o) = fire(&node, 0, leader(0, 1), RaftTimer::CheckQuorum);
+        assert_eq!(
+            (state.role, state.leader, state.term),
+            (RaftRole::Follower, None, 1)
+        );
+        assert_eq!(
+            lines(&o),
+            ["cancel Heartbeat", "cancel CheckQuorum", ARM_ELECTION]
+        );
+        // One acknowledgement makes a majority of three with the leader.
+        let ack = RaftMsg::HeartbeatAck { term: 1, round: 0 };
+        let (state, _) = deliver(&node, 0, leader(0, 1), 2, ack);
+        let (state, o) = fire(&node, 0, state, RaftTimer::CheckQuorum);
+        assert_eq!(state.role, RaftRole::Leader);
+        assert!(state.active.is_empty(), "a new period starts");
+        assert_eq!(lines(&o), ["arm CheckQuorum 500ms..500ms"]);
+    }
+
+    /// The lease rule at its edge: `lease × (1 + ε) < promise × (1 − ε)`.
+    #[test]
+    fn a_lease_is_refused_exactly_where_drift_could_stretch_it_past_a_promise() {
+        let timeouts = Timeouts::default(); // promise 500 ms, heartbeat 50 ms
+        let config = |ms: u64, drift_ppm: u32| LeaseConfig {
+            duration: Duration::from_millis(ms),
+            drift_ppm,
+        };
+        assert_eq!(config(499, 0).validate(&timeouts), Ok(()));
+        assert!(matches!(
+            config(500, 0).validate(&timeouts),
+            Err(LeaseError::OutlastsPromise { .. })
+        ));
+        // ε = 5%: the limit is 500 × 0.95 / 1.05 ≈ 452.4 ms.
+        assert_eq!(config(452, 50_000).validate(&timeouts), Ok(()));
+        let refused = config(453, 50_000).validate(&timeouts).expect_err("unsafe");
+        assert!(refused.to_string().contains("452.38"), "{refused}");
+        assert!(matches!(
+            config(50, 0).validate(&timeouts),
+            Err(LeaseError::NotLongerThanHeartbeat { .. })
+        ));
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;

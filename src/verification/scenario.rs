@@ -83,6 +83,10 @@ pub struct CheckSettings {
     pub symmetry: Option<bool>,
     /// Longest path explored.
     pub depth: Option<usize>,
+    /// Checker threads (default: one per core). A depth-bounded
+    /// depth-first search needs 1 to be reproducible: which states lie
+    /// within the depth depends on the order they are first reached in.
+    pub threads: Option<usize>,
     /// Stop after this long.
     pub timeout_secs: Option<u64>,
     /// Defaults to true: every property of a scenario gets a verdict.
@@ -178,6 +182,9 @@ impl Scenario {
         let mut options = CheckOptions::defaults_for(self.protocol)
             .with_search(self.check.strategy, self.check.symmetry);
         options.depth = self.check.depth;
+        if let Some(threads) = self.check.threads {
+            options.threads = threads;
+        }
         options.timeout = self.check.timeout_secs.map(Duration::from_secs);
         options.keep_going = self.check.keep_going.unwrap_or(true);
         options
