@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 20);
+    assert_eq!(bugs.len(), 21);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -35,7 +35,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
         assert!(bug.name.starts_with(bug.protocol.name()), "{}", bug.name);
     }
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
-    assert_eq!(raft.count(), 12);
+    assert_eq!(raft.count(), 13);
 }
 
 #[test]
@@ -218,8 +218,9 @@ fn a_stale_vote_counted_is_caught_at_every_cap_when_the_network_drains_past_it()
 /// Each way of getting the lease wrong lets two nodes hold one at once, and
 /// the checker shows it: the lease timed from the acknowledgements instead
 /// of the send, a lease as long as the promise (no drift margin), a vote
-/// granted under a promise, and — after a crash — a restarted node that
-/// votes before its quarantine is over. The same scenarios hold without the
+/// granted under a promise, after a crash a restarted node that votes
+/// before its quarantine is over, and after a pause a leader that acts on
+/// its lease without reading its clock. The same scenarios hold without the
 /// bugs (`tests/scenarios.rs`, `elect verify`).
 #[test]
 fn every_way_of_getting_the_lease_wrong_shows_two_lease_holders() {
@@ -228,6 +229,7 @@ fn every_way_of_getting_the_lease_wrong_shows_two_lease_holders() {
         ("raft/lease-without-drift-margin", "raft-3-lease-lossy"),
         ("raft/vote-during-promise", "raft-3-lease-lossy"),
         ("raft/no-quarantine", "raft-3-lease-crash-recover"),
+        ("raft/lease-without-clock-check", "raft-3-lease-pause"),
     ] {
         assert_eq!(caught(bug, scenario), "lease exclusivity", "{bug}");
     }

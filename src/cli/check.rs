@@ -129,6 +129,10 @@ pub struct CheckArgs {
     /// ended at a bound.
     #[arg(long)]
     pub examples: bool,
+    /// Run every node with this seeded bug (`elect verify --mutants` lists
+    /// them), to see the counterexample that catches it.
+    #[arg(long, value_name = "NAME")]
+    pub seeded_bug: Option<String>,
     /// Print the result as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -201,7 +205,8 @@ impl CheckArgs {
                 }
             }
         }
-        for job in &jobs {
+        for job in &mut jobs {
+            job.options.seeded_bug.clone_from(&self.seeded_bug);
             job.validate().map_err(|e| Failure::Usage(e.to_string()))?;
         }
         Ok(jobs)

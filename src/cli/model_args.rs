@@ -34,6 +34,10 @@ pub struct ModelArgs {
     /// explicit heal step).
     #[arg(long, value_name = "K")]
     pub partitions: Option<usize>,
+    /// With --timing timed: pauses allowed (a node stops, as under SIGSTOP,
+    /// while time goes on, then resumes where it stopped).
+    #[arg(long, value_name = "K")]
+    pub pauses: Option<usize>,
     /// Timing assumption: `asynchronous` (timers fire at any time),
     /// `timely` (only when no message is in flight and no shorter timer is
     /// armed: zero message delay, stronger than synchrony) or `timed`
@@ -83,7 +87,7 @@ pub struct ModelArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub drain_past_cap: Option<bool>,
     /// Raft: PreVote — a node asks whether it could win before it stands.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, alias = "prevote", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub pre_vote: Option<bool>,
     /// Raft: CheckQuorum — a leader that hears from no majority within the
     /// minimum election timeout steps down.
@@ -114,6 +118,7 @@ impl ModelArgs {
         set(&mut c.recover, self.recover);
         set(&mut c.persist, self.persist);
         set(&mut c.partitions, self.partitions);
+        set(&mut c.pauses, self.pauses);
         set(&mut c.timing, self.timing);
         if self.clock_given() {
             let mut clock = c.clock.unwrap_or_default();
@@ -164,6 +169,7 @@ impl ModelArgs {
             self.recover.is_some(),
             self.persist.is_some(),
             self.partitions.is_some(),
+            self.pauses.is_some(),
             self.timing.is_some(),
             self.gst.is_some(),
             self.stabilize_within.is_some(),

@@ -18,7 +18,8 @@ pub struct VerifyArgs {
     /// Do not write the report files, only print the summary.
     #[arg(long)]
     pub no_write: bool,
-    /// Only scenarios whose name contains this text.
+    /// Only scenarios whose name contains this text (and, with --mutants,
+    /// only the seeded bugs those scenarios catch).
     #[arg(long, value_name = "TEXT")]
     pub only: Option<String>,
     /// Also check that every seeded bug is caught.

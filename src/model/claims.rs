@@ -84,6 +84,7 @@ fn seed_default() -> ModelConfig {
         recover: false,
         persist: true,
         partitions: 0,
+        pauses: 0,
         timing: Timing::Timely,
         gst: true,
         stabilize_within: None,
@@ -451,6 +452,12 @@ impl Modelled for Raft {
                 what: "a follower grants votes while its promise to the leader holds",
                 scenario: "raft-3-lease-lossy",
                 tamper: Tamper::Deviation(Deviation::RaftVoteDuringPromise),
+            },
+            SeededBug {
+                name: "raft/lease-without-clock-check",
+                what: "a leader acts on its lease as its state says, without reading its clock, so after a pause it acts on a lease that has lapsed",
+                scenario: "raft-3-lease-pause",
+                tamper: Tamper::Deviation(Deviation::RaftLeaseWithoutClockCheck),
             },
             SeededBug {
                 name: "raft/leader-ignores-reply-term",

@@ -28,6 +28,17 @@
 //! properties checked read only the order of states, so they hold over real
 //! time exactly when they hold over integer ticks.
 //!
+//! **Pauses.** A node may be paused (a process stopped by SIGSTOP, a VM
+//! descheduled, a long garbage collection): it takes no step, and time does
+//! not wait for it — its timers pass their deadlines and messages to it
+//! wait past theirs. A timer whose latest end passed while its node was
+//! paused is *overdue*: the node's own clock, read now, says it has
+//! expired. When the node resumes, every overdue timer fires and every
+//! message waiting for it is delivered or lost before time passes again,
+//! as a resumed process handles what piled up. What the node does in the
+//! instant before is what the pause tests: a leader that acts on its lease
+//! must read its clock, not its state.
+//!
 //! **Why the state space stays finite.** The clock stores no absolute time:
 //! every deadline is kept as ticks from now, and a tick counts them all
 //! down. A window's earliest end stops at 0 (the timer may fire), its latest
@@ -49,6 +60,20 @@ pub struct Window {
     pub earliest: u32,
     /// It must fire before this many ticks pass.
     pub latest: u32,
+    /// Its latest end has passed while its node was paused: the node's own
+    /// clock says it has expired.
+    pub overdue: bool,
+}
+
+impl Window {
+    /// A window `earliest..=latest` ticks from now.
+    pub fn new(earliest: u32, latest: u32) -> Window {
+        Window {
+            earliest,
+            latest,
+            overdue: false,
+        }
+    }
 }
 
 /// The deadlines of the timed model: every armed timer's window and every
@@ -64,6 +89,8 @@ pub struct Clock<M, T> {
     /// Per node that has not started yet (staggered starts): the ticks left
     /// before it must.
     unstarted: Vec<Option<u32>>,
+    /// Per node, whether it is paused.
+    paused: Vec<bool>,
 }
 
 impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
@@ -73,6 +100,7 @@ impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
             timers: vec![Vec::new(); nodes],
             messages: Vec::new(),
             unstarted: vec![None; nodes],
+            paused: vec![false; nodes],
         }
     }
 
@@ -184,33 +212,58 @@ impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
         }
     }
 
+    /// Pauses `node`, or resumes it.
+    pub fn set_paused(&mut self, node: usize, paused: bool) {
+        if let Some(slot) = self.paused.get_mut(node) {
+            *slot = paused;
+        }
+    }
+
+    /// Whether `node` is paused.
+    pub fn paused(&self, node: usize) -> bool {
+        self.paused.get(node).copied().unwrap_or(false)
+    }
+
+    /// Whether any node is paused.
+    pub fn any_paused(&self) -> bool {
+        self.paused.contains(&true)
+    }
+
+    /// Whether `timer` at `node` has expired on the node's own clock: it is
+    /// overdue, or no longer armed.
+    pub fn expired(&self, node: usize, timer: &T) -> bool {
+        self.window(node, timer).is_none_or(|w| w.overdue)
+    }
+
     /// Whether `timer` at `node` may fire now (a timer the clock does not
     /// know may: it cannot hold anything back).
     pub fn may_fire(&self, node: usize, timer: &T) -> bool {
         self.window(node, timer).is_none_or(|w| w.earliest == 0)
     }
 
-    /// Whether time may pass: no timer at a live node must fire now, and no
-    /// message to a live node must be delivered now.
+    /// Whether time may pass: no timer at a live node that is not paused
+    /// must fire now, and no message to one must be delivered now.
     pub fn may_tick(&self, live: impl Fn(Id) -> bool) -> bool {
-        let timers_wait = self
-            .timers
-            .iter()
-            .enumerate()
-            .any(|(i, timers)| live(Id::from(i)) && timers.iter().any(|(_, w)| w.latest == 0));
+        let running = |id: Id| live(id) && !self.paused(usize::from(id));
+        let timers_wait =
+            self.timers.iter().enumerate().any(|(i, timers)| {
+                running(Id::from(i)) && timers.iter().any(|(_, w)| w.latest == 0)
+            });
         let messages_wait = self
             .messages
             .iter()
-            .any(|(_, dst, _, left)| *left == 0 && live(*dst));
+            .any(|(_, dst, _, left)| *left == 0 && running(*dst));
         let start_waits = self.unstarted.contains(&Some(0));
         !timers_wait && !messages_wait && !start_waits
     }
 
     /// One tick passes. Returns the messages whose deadline has passed (their
     /// recipients are down): they are lost, and must leave the network too.
+    /// A paused node's timers and messages wait past their deadlines.
     pub fn tick(&mut self) -> Vec<(Id, Id, M)> {
         for timers in &mut self.timers {
             for (_, w) in timers.iter_mut() {
+                w.overdue |= w.latest == 0;
                 w.earliest = w.earliest.saturating_sub(1);
                 w.latest = w.latest.saturating_sub(1);
             }
@@ -219,8 +272,11 @@ impl<M: Ord + Clone, T: Ord + Clone> Clock<M, T> {
             *left = left.saturating_sub(1);
         }
         let mut lost = Vec::new();
+        let paused = &self.paused;
         self.messages.retain_mut(|(src, dst, msg, left)| {
-            if *left == 0 {
+            if *left == 0 && paused.get(usize::from(*dst)).copied().unwrap_or(false) {
+                true
+            } else if *left == 0 {
                 lost.push((*src, *dst, msg.clone()));
                 false
             } else {
@@ -263,6 +319,7 @@ impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Clock<M, T> {
             timers: super::system::reindex(&self.timers, plan, Vec::new()),
             messages,
             unstarted: super::system::reindex(&self.unstarted, plan, None),
+            paused: super::system::reindex(&self.paused, plan, false),
         }
     }
 }
@@ -304,7 +361,7 @@ mod tests {
     use super::*;
 
     fn w(earliest: u32, latest: u32) -> Window {
-        Window { earliest, latest }
+        Window::new(earliest, latest)
     }
 
     #[test]
@@ -321,6 +378,23 @@ mod tests {
         assert_eq!(clock.window(0, &"t"), Some(w(0, 0)));
         assert!(!clock.may_tick(live), "time waits for the timer");
         assert!(clock.may_tick(|_| false), "not for a node that is down");
+    }
+
+    #[test]
+    fn time_does_not_wait_for_a_paused_node_whose_timers_then_are_overdue() {
+        let (a, b) = (Id::from(0), Id::from(1));
+        let mut clock: Clock<u8, &str> = Clock::new(2);
+        clock.arm(1, "t", w(0, 0));
+        clock.keep_messages([(a, b, &7)].into_iter(), 0);
+        assert!(!clock.may_tick(|_| true));
+        clock.set_paused(1, true);
+        assert!(clock.may_tick(|_| true), "time passes a paused node by");
+        assert!(!clock.expired(1, &"t"), "at its deadline, not past it");
+        assert_eq!(clock.tick(), vec![], "the message waits for it");
+        assert!(clock.expired(1, &"t"), "its clock says the timer expired");
+        assert_eq!(clock.messages().count(), 1);
+        clock.set_paused(1, false);
+        assert!(!clock.may_tick(|_| true), "what piled up goes first");
     }
 
     #[test]

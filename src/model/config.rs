@@ -217,6 +217,12 @@ pub struct ModelConfig {
     /// (each split is an explicit step, healed by another explicit step).
     #[serde(default)]
     pub partitions: usize,
+    /// How many times a node may be paused in the whole execution (timed
+    /// timing only): it takes no step while real time goes on, then
+    /// resumes where it stopped, as a process does after SIGSTOP and
+    /// SIGCONT (see [`super::clock`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pauses: usize,
     /// When timers may fire.
     pub timing: Timing,
     /// Adds a "GST" step (global stabilisation time) that the checker may
@@ -308,6 +314,10 @@ pub enum ConfigError {
     NormalizedTermsWithoutStorage,
     /// Clock settings without timed timing, where nothing would read them.
     ClockWithoutTimedTiming,
+    /// Pauses without timed timing: with no time to pass while a node is
+    /// paused, a pause is only a slow node, which the other timings
+    /// already allow.
+    PausesWithoutTimedTiming,
     /// The timed model's timeouts break `reply < heartbeat < election`.
     ClockTimeoutsOutOfOrder(ClockConfig),
     /// A lease that breaks the rule that makes it safe.
@@ -403,6 +413,11 @@ impl ConfigError {
                 c("drift", "drift"),
                 n("timing")
             ),
+            ConfigError::PausesWithoutTimedTiming => format!(
+                "{} needs {} timed: only with time explicit does a paused node miss anything",
+                n("pauses"),
+                n("timing")
+            ),
             ConfigError::ClockTimeoutsOutOfOrder(clock) => format!(
                 "timed model: the timeouts must keep reply < heartbeat < election, low end ≤ high \
                  end (got {} {}, {} {}, {} {}..{})",
@@ -490,6 +505,8 @@ impl ModelConfig {
             }
         } else if self.clock.is_some() {
             return Err(ConfigError::ClockWithoutTimedTiming);
+        } else if self.pauses > 0 {
+            return Err(ConfigError::PausesWithoutTimedTiming);
         }
         self.validate_lease()
     }
@@ -591,6 +608,13 @@ impl ModelConfig {
                 if self.partitions == 1 { "" } else { "s" }
             ));
         }
+        if self.pauses > 0 {
+            parts.push(format!(
+                "{} pause{}",
+                self.pauses,
+                if self.pauses == 1 { "" } else { "s" }
+            ));
+        }
         parts.push(match (self.timing, self.clock.unwrap_or_default()) {
             (Timing::Timed, c) => format!(
                 "timed: Δ {} tick{}, drift {}, reply {}, heartbeat {}, election {}..{} ticks{}",
@@ -649,6 +673,10 @@ impl ModelConfig {
         });
         parts.join(", ")
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn plural(n: usize) -> &'static str {

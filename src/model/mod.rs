@@ -240,10 +240,7 @@ impl<P: Modelled> ElectionModel<P> {
             .clock_config()
             .window(ticks(range.start), ticks(range.end));
         let small = |t: u64| u32::try_from(t).unwrap_or(u32::MAX);
-        Window {
-            earliest: small(earliest),
-            latest: small(latest),
-        }
+        Window::new(small(earliest), small(latest))
     }
 
     /// The timers an actor step arms, in order, found by running the step's
@@ -314,6 +311,17 @@ impl<P: Modelled> ElectionModel<P> {
     ) -> bool {
         let env = state.env();
         let faults_allowed = !env.after_gst();
+        // A paused node takes no step, and is not killed while paused.
+        let paused = match action {
+            ActorModelAction::Deliver { dst: id, .. }
+            | ActorModelAction::Timeout(id, _)
+            | ActorModelAction::Crash(id)
+            | ActorModelAction::SelectRandom { actor: id, .. } => state.is_paused(*id),
+            ActorModelAction::Drop(_) | ActorModelAction::Recover(_) => false,
+        };
+        if paused {
+            return false;
+        }
         match action {
             ActorModelAction::Crash(_) => faults_allowed && env.crashes < self.config.crashes,
             ActorModelAction::Recover(id) => {
@@ -453,12 +461,22 @@ impl<P: Modelled> ElectionModel<P> {
         relabel(self.protocol(0).cluster(), state);
     }
 
-    /// Whether node `i`'s state acts as leader: holds a lease, with the
-    /// lease on; leads, without (the leader-only work of a plain election
-    /// acts on a lease that never ends).
-    fn acts_as_leader(&self, node: &P::State) -> bool {
+    /// Whether node `i`, live and running, acts as leader in `state`: with
+    /// the lease on, when its lease is valid by its own clock
+    /// ([`crate::protocols::Protocol::lease_valid`]; a lease timer is
+    /// expired once overdue, which a pause can make it); without, whenever
+    /// it leads (the leader-only work of a plain election acts on a lease
+    /// that never ends). A paused node does nothing, so acts on nothing.
+    fn acts_as_leader(&self, state: &ActorModelState<ModelNode<P>, EnvOf<P>>, i: usize) -> bool {
+        let node = &*state.actor_states[i];
+        let clock = state.history.clock.as_ref();
+        if state.crashed[i] || clock.is_some_and(|c| c.paused(i)) {
+            return false;
+        }
         match self.config.lease {
-            Some(_) => node.holds_lease(),
+            Some(_) => self
+                .protocol(i)
+                .lease_valid(node, &|timer| clock.is_some_and(|c| c.expired(i, timer))),
             None => node.role() == Role::Leader,
         }
     }
@@ -466,12 +484,9 @@ impl<P: Modelled> ElectionModel<P> {
     /// Notes which leaderships the last step began, and whether one of them
     /// began with a fencing token not above every earlier one.
     fn record_leaderships(&self, state: &mut ActorModelState<ModelNode<P>, EnvOf<P>>) {
-        let acting: Vec<(u64, Id)> = state
-            .actor_states
-            .iter()
-            .enumerate()
-            .filter(|&(i, s)| !state.crashed[i] && self.acts_as_leader(s))
-            .map(|(i, s)| (s.term().unwrap_or(0), Id::from(i)))
+        let acting: Vec<(u64, Id)> = (0..state.actor_states.len())
+            .filter(|&i| self.acts_as_leader(state, i))
+            .map(|i| (state.actor_states[i].term().unwrap_or(0), Id::from(i)))
             .collect();
         let env = &mut state.history;
         for &leadership in &acting {
@@ -727,6 +742,15 @@ impl<P: Modelled> Model for ElectionModel<P> {
             }
             let waiting = (0..self.config.nodes).filter(|&i| clock.unstarted(i));
             actions.extend(waiting.map(|i| Step::Start(Id::from(i))));
+            let paused = (0..self.config.nodes).filter(|&i| clock.paused(i));
+            actions.extend(paused.map(|i| Step::Resume(Id::from(i))));
+            if !env.after_gst() && env.pauses < self.config.pauses {
+                let running = state
+                    .live()
+                    .map(|(id, _)| id)
+                    .filter(|&id| !clock.paused(usize::from(id)));
+                actions.extend(running.map(Step::Pause));
+            }
         }
         if env.after_gst() {
             return;
@@ -817,6 +841,22 @@ impl<P: Modelled> Model for ElectionModel<P> {
                 let mut next = state.0.clone();
                 next.history.gst = true;
                 next.history.partition = None;
+                if let Some(clock) = &mut next.history.clock {
+                    for i in 0..self.config.nodes {
+                        clock.set_paused(i, false);
+                    }
+                }
+                next
+            }
+            Step::Pause(id) | Step::Resume(id) => {
+                let pause = matches!(action, Step::Pause(_));
+                let mut next = state.0.clone();
+                if let Some(clock) = &mut next.history.clock {
+                    clock.set_paused(usize::from(id), pause);
+                }
+                if pause {
+                    next.history.pauses += 1;
+                }
                 next
             }
             Step::Start(id) => {
@@ -982,11 +1022,65 @@ mod tests {
     }
 
     #[test]
-    fn under_timed_timing_a_heartbeat_restarts_the_watch_it_feeds() {
-        let (model, state) = timed_quiet(Window {
-            earliest: 0,
-            latest: 1,
+    fn a_paused_node_takes_no_step_while_time_passes_and_catches_up_when_resumed() {
+        let model = ElectionModel::new(ModelConfig {
+            nodes: 3,
+            timing: Timing::Timed,
+            clock: Some(ClockConfig::default()),
+            crashes: 0,
+            recover: false,
+            gst: false,
+            pauses: 1,
+            ..ModelConfig::default_for(ProtocolKind::Bully)
         });
+        let situation = Situation {
+            in_flight: &[(2, 0, BullyMsg::Coordinator)],
+            ..quiet()
+        };
+        let mut state = system(&model, &situation, false);
+        let mut clock = Clock::new(3);
+        clock.arm(0, BullyTimer::LeaderTimeout, Window::new(0, 0));
+        state.0.history.clock = Some(clock);
+        model.settle(&mut state.0);
+        let n0 = Id::from(0);
+        let steps = |state: &System<Bully>| {
+            let mut actions = Vec::new();
+            model.actions(state, &mut actions);
+            actions
+        };
+        let touches_n0 = |a: &Action<Bully>| match a {
+            Step::Actor(ActorModelAction::Deliver { dst, .. }) => *dst == n0,
+            Step::Actor(ActorModelAction::Timeout(id, _)) => *id == n0,
+            _ => false,
+        };
+        assert!(!steps(&state).contains(&Step::Tick), "n0's watch is due");
+        assert!(steps(&state).contains(&Step::Pause(n0)));
+        let paused = model.next_state(&state, Step::Pause(n0)).expect("paused");
+        let actions = steps(&paused);
+        assert!(
+            !actions.iter().any(touches_n0),
+            "a paused node takes no step"
+        );
+        assert!(
+            !actions.iter().any(|a| matches!(a, Step::Pause(_))),
+            "one pause only"
+        );
+        assert!(actions.contains(&Step::Resume(n0)));
+        assert!(actions.contains(&Step::Tick), "time does not wait for it");
+        let later = model.next_state(&paused, Step::Tick).expect("a tick");
+        let later = model.next_state(&later, Step::Tick).expect("another");
+        let clock = later.env().clock.as_ref().expect("timed");
+        assert!(clock.expired(0, &BullyTimer::LeaderTimeout), "overdue");
+        assert_eq!(clock.messages().count(), 1, "the heartbeat waits for n0");
+        let resumed = model.next_state(&later, Step::Resume(n0)).expect("resumed");
+        let actions = steps(&resumed);
+        assert!(!actions.contains(&Step::Tick), "what piled up goes first");
+        assert!(actions.iter().any(touches_n0));
+    }
+
+    #[test]
+    fn under_timed_timing_a_heartbeat_restarts_the_watch_it_feeds() {
+        let (model, state) = timed_quiet(Window::new(0, 1));
         let deliver = Step::Actor(ActorModelAction::Deliver {
             src: Id::from(2),
             dst: Id::from(0),
@@ -997,10 +1091,7 @@ mod tests {
         let full = ClockConfig::default().election;
         assert_eq!(
             clock.window(0, &BullyTimer::LeaderTimeout),
-            Some(Window {
-                earliest: full[0],
-                latest: full[1]
-            }),
+            Some(Window::new(full[0], full[1])),
             "re-arming an armed timer restarts it, as the runtime does"
         );
         assert_eq!(clock.messages().count(), 0, "the delivered copy is gone");
@@ -1008,10 +1099,7 @@ mod tests {
 
     #[test]
     fn under_timed_timing_a_timer_fires_inside_its_window_and_time_waits_for_it() {
-        let early = Window {
-            earliest: 1,
-            latest: 2,
-        };
+        let early = Window::new(1, 2);
         let (model, state) = timed_quiet(early);
         let watch = ActorModelAction::Timeout(Id::from(0), BullyTimer::LeaderTimeout);
         assert!(!model.allows(&state, &watch), "too early");

@@ -254,6 +254,10 @@ pub fn highest_live_id_known_to_all<P: Modelled>(
 ///   holds, under the assumptions above.
 /// - `a lease is held` and, with crashes, `a new lease after the holder
 ///   crashed` (sometimes, lease on): the lease is not vacuous.
+/// - `a lease lapses during a pause` (sometimes, lease and pauses on): a
+///   leader resumes from a pause still holding its lease by its state,
+///   with the lease's timer overdue — the moment a leader that does not
+///   read its clock gets wrong.
 pub fn real_time<P: Modelled>(config: &ModelConfig) -> Vec<Property<ElectionModel<P>>> {
     if config.timing != super::Timing::Timed || !P::HAS_TERMS {
         return Vec::new();
@@ -275,8 +279,27 @@ pub fn real_time<P: Modelled>(config: &ModelConfig) -> Vec<Property<ElectionMode
                 new_lease_after_crash::<P>,
             ));
         }
+        if config.pauses > 0 {
+            properties.push(Property::sometimes(
+                "a lease lapses during a pause",
+                lease_lapsed_in_pause::<P>,
+            ));
+        }
     }
     properties
+}
+
+/// A live node that is not paused holds a lease by its state whose timer
+/// is overdue: it was paused past the lease's end.
+fn lease_lapsed_in_pause<P: Modelled>(model: &ElectionModel<P>, state: &System<P>) -> bool {
+    let Some(clock) = &state.env().clock else {
+        return false;
+    };
+    state.live().any(|(id, s)| {
+        let i = usize::from(id);
+        let timer = crate::protocols::Protocol::lease_timer(model.protocol(i), s);
+        !clock.paused(i) && s.holds_lease() && timer.is_some_and(|t| clock.expired(i, &t))
+    })
 }
 
 /// At most one live node acts as leader (see [`real_time`]).

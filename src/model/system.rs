@@ -21,6 +21,8 @@ pub struct Env<M, T> {
     pub crashes: usize,
     /// Partitions so far, against the budget.
     pub partitions: usize,
+    /// Pauses so far, against the budget (timed timing).
+    pub pauses: usize,
     /// While the network is split: which side each node is on. Normalised
     /// so that node 0 is on side `false`.
     pub partition: Option<Vec<bool>>,
@@ -55,6 +57,7 @@ impl<M, T> Default for Env<M, T> {
         Env {
             crashes: 0,
             partitions: 0,
+            pauses: 0,
             partition: None,
             gst: false,
             leaders: BTreeSet::new(),
@@ -109,6 +112,7 @@ impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Env<M, T> {
         Env {
             crashes: self.crashes,
             partitions: self.partitions,
+            pauses: self.pauses,
             partition: self
                 .partition
                 .as_ref()
@@ -155,6 +159,11 @@ pub enum Step<M, T, R> {
     /// Timed timing with staggered starts: a node that has not run yet
     /// starts.
     Start(Id),
+    /// Timed timing: a node is paused (SIGSTOP, a long GC): it takes no step
+    /// while time goes on (see [`super::clock`]).
+    Pause(Id),
+    /// The paused node goes on where it stopped.
+    Resume(Id),
 }
 
 /// A step of protocol `P`'s system.
@@ -186,6 +195,14 @@ impl<P: Protocol> System<P> {
     /// Whether node `id` is up.
     pub fn is_live(&self, id: Id) -> bool {
         !self.0.crashed.get(usize::from(id)).copied().unwrap_or(true)
+    }
+
+    /// Whether node `id` is paused (timed timing only).
+    pub fn is_paused(&self, id: Id) -> bool {
+        self.env()
+            .clock
+            .as_ref()
+            .is_some_and(|c| c.paused(usize::from(id)))
     }
 
     /// Whether node `id` has started (always, unless the timed model
@@ -240,6 +257,7 @@ impl<P: Protocol> fmt::Debug for System<P> {
             let marker = match (crashed, state.role()) {
                 (true, _) if !self.has_started(id) => "· not started",
                 (true, _) => "✗ CRASHED",
+                (false, _) if self.is_paused(id) => "⏸ PAUSED",
                 (false, Role::Leader) => "★ LEADER ",
                 (false, Role::Candidate) => "? candidate",
                 (false, Role::Follower) => "  follower",
@@ -249,6 +267,7 @@ impl<P: Protocol> fmt::Debug for System<P> {
             let mut timers: Vec<String> = self.0.timers_set[usize::from(id)]
                 .iter()
                 .map(|t| match clock.and_then(|c| c.window(usize::from(id), t)) {
+                    Some(w) if w.overdue => format!("{t:?} overdue"),
                     Some(w) => format!("{t:?} in {}..{}", w.earliest, w.latest),
                     None => format!("{t:?}"),
                 })
@@ -285,6 +304,9 @@ impl<P: Protocol> fmt::Debug for System<P> {
             writeln!(f, "after GST")?;
         }
         write!(f, "crashes so far: {}", env.crashes)?;
+        if env.pauses > 0 {
+            write!(f, "; pauses so far: {}", env.pauses)?;
+        }
         if !env.leaders.is_empty() {
             let leaders: Vec<String> = env
                 .leaders
@@ -340,7 +362,7 @@ pub fn in_flight<M: Eq + Hash>(
 
 /// What kind of step an action is, for the coverage count: `deliver Vote`,
 /// `lose Vote`, `fire Election`, `crash`, `recover`, `split`, `heal`,
-/// `GST`, `tick`. Written into `out` (cleared first), so that counting
+/// `GST`, `tick`, `start`, `pause`, `resume`. Written into `out` (cleared first), so that counting
 /// millions of steps allocates only for kinds not seen before.
 pub fn action_kind<P: Protocol>(action: &Action<P>, out: &mut String) {
     use std::fmt::Write;
@@ -359,6 +381,8 @@ pub fn action_kind<P: Protocol>(action: &Action<P>, out: &mut String) {
         Step::Gst => out.write_str("GST"),
         Step::Tick => out.write_str("tick"),
         Step::Start(_) => out.write_str("start"),
+        Step::Pause(_) => out.write_str("pause"),
+        Step::Resume(_) => out.write_str("resume"),
     };
 }
 
@@ -387,5 +411,7 @@ pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
         Step::Gst => "GST: from now on no faults".into(),
         Step::Tick => "⏲ 1 tick passes".into(),
         Step::Start(id) => format!("{} starts", node_name(*id)),
+        Step::Pause(id) => format!("{} is paused", node_name(*id)),
+        Step::Resume(id) => format!("{} resumes", node_name(*id)),
     }
 }

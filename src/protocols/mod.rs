@@ -94,6 +94,10 @@ pub enum Deviation {
     RaftNoQuarantine,
     /// A Raft follower grants votes while its promise to the leader holds.
     RaftVoteDuringPromise,
+    /// A Raft leader acts on its lease as its state says, without reading
+    /// its clock: after a pause it acts before the expired lease timer has
+    /// been handled.
+    RaftLeaseWithoutClockCheck,
     /// Ring's initiator elects itself instead of the highest id on the token.
     RingElectsInitiator,
     /// Ring's initiator elects the lowest id on the token.
@@ -371,6 +375,28 @@ pub trait Protocol:
     fn term_to_adopt(&self, state: &Self::State, msg: &Self::Msg) -> Option<u64> {
         let _ = state;
         Self::message_term(msg)
+    }
+
+    /// The timer whose deadline ends the lease `state` holds, if it holds
+    /// one (see [`Protocol::lease_valid`]).
+    fn lease_timer(&self, state: &Self::State) -> Option<Self::Timer> {
+        let _ = state;
+        None
+    }
+
+    /// Whether a node in `state` may act as the only leader now: it holds a
+    /// lease, and its clock, read at this moment, says the deadline of the
+    /// lease's timer has not passed — `expired` is that reading. Reading the
+    /// clock rather than waiting for the timer to fire is what makes a
+    /// leader that wakes from a pause (SIGSTOP, a long GC) know at once
+    /// that its lease has lapsed, before it has handled anything. The
+    /// runtime's lease guard and the timed model's "acting as leader" both
+    /// ask this.
+    fn lease_valid(&self, state: &Self::State, expired: &dyn Fn(&Self::Timer) -> bool) -> bool {
+        state.holds_lease()
+            && self
+                .lease_timer(state)
+                .is_some_and(|timer| !expired(&timer))
     }
 
     /// A short name for a message's type, for counters and traces.

@@ -867,6 +867,24 @@ impl Protocol for Raft {
         msg.senders_term()
     }
 
+    /// The held round's lease timer: the lease ends at its deadline.
+    fn lease_timer(&self, state: &RaftState) -> Option<RaftTimer> {
+        let odd = state.lease.held.filter(|_| state.holds_lease())?;
+        Some(RaftTimer::Lease { odd })
+    }
+
+    fn lease_valid(&self, state: &RaftState, expired: &dyn Fn(&RaftTimer) -> bool) -> bool {
+        // Seeded bug: the holder trusts its state alone, as a leader that
+        // woke from a pause would until its timers have been handled.
+        if self.cluster.deviation == Some(Deviation::RaftLeaseWithoutClockCheck) {
+            return state.holds_lease();
+        }
+        state.holds_lease()
+            && self
+                .lease_timer(state)
+                .is_some_and(|timer| !expired(&timer))
+    }
+
     fn message_kind(msg: &RaftMsg) -> &'static str {
         match msg {
             RaftMsg::RequestVote { .. } => "RequestVote",

@@ -112,11 +112,19 @@ pub fn run_scenarios(
     Ok(results)
 }
 
-/// Runs each seeded bug against the scenario that should catch it. A bug is
-/// caught when a property the scenario expects to hold is refuted.
-pub fn run_mutants(models: &Path, on_done: &mut dyn FnMut(&MutantResult)) -> Vec<MutantResult> {
+/// Runs each seeded bug whose scenario `only` selects against that
+/// scenario. A bug is caught when a property the scenario expects to hold is
+/// refuted.
+pub fn run_mutants(
+    models: &Path,
+    only: &dyn Fn(&str) -> bool,
+    on_done: &mut dyn FnMut(&MutantResult),
+) -> Vec<MutantResult> {
     let mut results = Vec::new();
-    for bug in crate::model::all_seeded_bugs() {
+    for bug in crate::model::all_seeded_bugs()
+        .into_iter()
+        .filter(|bug| only(bug.scenario))
+    {
         let started = Instant::now();
         let mut result = MutantResult {
             name: bug.name.into(),
@@ -429,16 +437,17 @@ pub fn verify(
     on_mutant: &mut dyn FnMut(&MutantResult),
 ) -> Result<Report, VerifyError> {
     let started = Instant::now();
+    let selected = |name: &str| only.is_none_or(|o| name.contains(o));
     let scenarios: Vec<Scenario> = Scenario::load_dir(models)?
         .into_iter()
-        .filter(|s| only.is_none_or(|o| s.name.contains(o)))
+        .filter(|s| selected(&s.name))
         .collect();
     if scenarios.is_empty() {
         return Err(VerifyError::NoScenarios(models.to_path_buf()));
     }
     let results = run_scenarios(&scenarios, on_scenario)?;
     let mutants = if mutants {
-        run_mutants(models, on_mutant)
+        run_mutants(models, &selected, on_mutant)
     } else {
         Vec::new()
     };

@@ -112,6 +112,18 @@ pub fn render(result: &CheckResult, examples: bool) -> String {
             );
         }
     }
+    if let (Strategy::Dfs, Some(depth), None) = (
+        result.options.strategy,
+        result.options.depth,
+        &result.liveness,
+    ) {
+        let _ = writeln!(
+            out,
+            "  (depth-first to {depth} steps explores each state once, from the first path that \
+             reaches it: a state first reached by a longer path is not explored again from a \
+             shorter one, so this covers many but not all states within {depth} steps)"
+        );
+    }
     if let Some(l) = &result.liveness {
         if !l.coverage.is_empty() {
             let kinds: Vec<String> = l
