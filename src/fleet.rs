@@ -10,6 +10,7 @@
 
 use crate::history::{self, HistoryEvent, Occurrence, Verdict};
 use crate::leadership::{self, LeaderView, Role};
+use crate::protocols::raft::RaftOptions;
 use crate::protocols::{ProtocolKind, Timeouts};
 use crate::runtime::admin;
 use crate::runtime::auth::Key;
@@ -40,6 +41,8 @@ pub struct FleetOptions {
     pub data_dir: Option<PathBuf>,
     /// Timer settings for every node (default: the nodes' own defaults).
     pub timeouts: Option<Timeouts>,
+    /// Raft's switches for every node (Raft only).
+    pub raft: RaftOptions,
     /// Faults every node injects into what it sends.
     pub faults: Option<FaultSpec>,
     /// The cluster key: passed to every node, and used for fault commands.
@@ -57,6 +60,7 @@ impl FleetOptions {
             exe: None,
             data_dir: None,
             timeouts: None,
+            raft: RaftOptions::default(),
             faults: None,
             key_file: None,
             extra_args: Vec::new(),
@@ -245,11 +249,22 @@ impl Fleet {
             }),
         );
         flag("--reply-ms", t.map(|t| t.reply.as_millis().to_string()));
+        let raft = &o.raft;
+        if let Some(lease) = &raft.lease {
+            flag("--lease-ms", Some(lease.duration.as_millis().to_string()));
+            flag("--drift", Some(lease.drift().to_string()));
+        }
         flag("--faults", o.faults.as_ref().map(|f| f.to_string()));
         flag(
             "--key-file",
             o.key_file.as_ref().map(|p| p.display().to_string()),
         );
+        if raft.pre_vote {
+            a.push("--pre-vote".into());
+        }
+        if raft.check_quorum {
+            a.push("--check-quorum".into());
+        }
         a.extend(o.extra_args.iter().cloned());
         a
     }
@@ -584,6 +599,14 @@ mod tests {
                 election: ms(300)..ms(600),
                 reply: ms(10),
             }),
+            raft: RaftOptions {
+                pre_vote: true,
+                check_quorum: true,
+                lease: Some(crate::protocols::raft::LeaseConfig {
+                    duration: ms(250),
+                    drift_ppm: 50_000,
+                }),
+            },
             faults: FaultSpec::parse("drop=0.1,delay=0..5ms").ok(),
             extra_args: vec!["--seed".into(), "7".into()],
             ..options(dir.path(), Some(PathBuf::from("elect")))
@@ -596,8 +619,8 @@ mod tests {
             format!(
                 "node --protocol raft --peers 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 \
                  --log-format json --id 2 --data-dir {} --heartbeat-ms 20 \
-                 --election-timeout-ms 300..600 --reply-ms 10 \
-                 --faults drop=0.1,dup=0,delay=0..5ms --seed 7",
+                 --election-timeout-ms 300..600 --reply-ms 10 --lease-ms 250 --drift 0.05 \
+                 --faults drop=0.1,dup=0,delay=0..5ms --pre-vote --check-quorum --seed 7",
                 node_dir.display()
             )
         );

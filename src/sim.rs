@@ -10,6 +10,7 @@
 
 use crate::history::{self, HistoryEvent, Occurrence, Verdict};
 use crate::nemesis::{Action, Nemesis, NemesisConfig};
+use crate::protocols::raft::RaftOptions;
 use crate::protocols::{Protocol, ProtocolKind, Timeouts};
 use crate::runtime::faults::{Fate, FaultSpec};
 use crate::runtime::storage::{MemorySlot, Store};
@@ -50,6 +51,8 @@ pub struct SimConfig {
     pub partitions: bool,
     /// Every node's timers.
     pub timeouts: Timeouts,
+    /// Raft's switches at every node.
+    pub raft: RaftOptions,
 }
 
 impl SimConfig {
@@ -67,6 +70,7 @@ impl SimConfig {
             crashes: true,
             partitions: true,
             timeouts: Timeouts::default(),
+            raft: RaftOptions::default(),
         }
     }
 }
@@ -240,6 +244,7 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
             ),
             clock,
             timeouts: config.timeouts.clone(),
+            raft: config.raft.clone(),
             ..NodeConfig::new(i, peers.clone())
         };
         let handle = runtime::start_on::<P, _>(

@@ -4,6 +4,7 @@
 //! (`runtime::millis`, [`parse_addr`]) do not, so that each caller can say
 //! which flag or word was wrong.
 
+use crate::protocols::raft::{LeaseConfig, RaftOptions};
 use crate::protocols::Timeouts;
 use crate::runtime::faults::FaultSpecError;
 use crate::runtime::millis::{self, MillisError};
@@ -35,6 +36,16 @@ pub enum ArgError {
         #[source]
         source: MillisError,
     },
+    /// `--drift` is not a fraction in [0, 0.5).
+    #[error("--drift: {0}")]
+    Drift(String),
+    /// Raft's switches refused (for the protocol, or the lease for the
+    /// timeouts).
+    #[error("{0}")]
+    Switches(String),
+    /// `--drift` without `--lease-ms`, where nothing would read it.
+    #[error("--drift bounds the lease's clocks: give --lease-ms too")]
+    DriftWithoutLease,
     /// A period flag (`--heartbeat-ms`, `--reply-ms`) of 0.
     #[error("{flag} must be at least 1")]
     Zero {
@@ -198,6 +209,84 @@ impl TimingArgs {
             || self.election_timeout_ms.is_some()
             || self.reply_ms.is_some();
         any.then(|| self.timeouts()).transpose()
+    }
+}
+
+/// Raft's switches, for `elect node`, `elect cluster`, `elect sim` and
+/// `elect chaos` (the checker's are in `elect check --help`).
+#[derive(Args, Clone, Debug, Default)]
+pub struct RaftArgs {
+    /// Raft: PreVote — a node asks whether it could win before it stands,
+    /// and a node that hears from a live leader refuses.
+    #[arg(long, alias = "prevote")]
+    pub pre_vote: bool,
+    /// Raft: CheckQuorum — a leader that hears from no majority within the
+    /// minimum election timeout steps down.
+    #[arg(long)]
+    pub check_quorum: bool,
+    /// Raft: a leader lease of this many milliseconds, from the send of the
+    /// heartbeat round a majority acknowledged; must satisfy lease × (1 + ε)
+    /// < minimum election timeout × (1 − ε) and exceed the heartbeat.
+    #[arg(long, value_name = "MS")]
+    pub lease_ms: Option<u64>,
+    /// With --lease-ms: ε, the bound on how far any node's clock rate strays
+    /// from real time [default: 0.05].
+    #[arg(long, value_name = "EPS")]
+    pub drift: Option<String>,
+}
+
+impl RaftArgs {
+    /// The default drift bound, generous beside a quartz clock's 10⁻⁴: it
+    /// also covers a timer that fires late because the process was slow.
+    pub const DEFAULT_DRIFT: &'static str = "0.05";
+
+    /// Each flag given, or else the one from `fallback` (a config file).
+    pub fn or(self, fallback: RaftArgs) -> RaftArgs {
+        RaftArgs {
+            pre_vote: self.pre_vote || fallback.pre_vote,
+            check_quorum: self.check_quorum || fallback.check_quorum,
+            lease_ms: self.lease_ms.or(fallback.lease_ms),
+            drift: self.drift.or(fallback.drift),
+        }
+    }
+
+    /// The switches for a fleet of `protocol` nodes with `timeouts` (the
+    /// nodes' defaults when `None`), checked before any node starts.
+    pub fn for_fleet(
+        &self,
+        protocol: crate::protocols::ProtocolKind,
+        timeouts: Option<&Timeouts>,
+    ) -> Result<RaftOptions, ArgError> {
+        let options = self.options()?;
+        let defaults = Timeouts::default();
+        crate::runtime::check_switches(Some(protocol), timeouts.unwrap_or(&defaults), &options)
+            .map_err(|e| ArgError::Switches(e.to_string()))?;
+        Ok(options)
+    }
+
+    /// The switches as the nodes run them (the lease is validated against
+    /// the timeouts when a node starts).
+    pub fn options(&self) -> Result<RaftOptions, ArgError> {
+        let lease = match (self.lease_ms, &self.drift) {
+            (None, Some(_)) => return Err(ArgError::DriftWithoutLease),
+            (None, None) => None,
+            (Some(ms), drift) => {
+                let text = drift.as_deref().unwrap_or(Self::DEFAULT_DRIFT);
+                let fraction: f64 = text.parse().map_err(|_| {
+                    ArgError::Drift(format!("'{text}' is not a number (write e.g. 0.05)"))
+                })?;
+                let drift_ppm = crate::model::drift_ppm(fraction).map_err(ArgError::Drift)?;
+                Some(LeaseConfig {
+                    duration: at_least_1("--lease-ms", ms)?,
+                    drift_ppm,
+                })
+            }
+        };
+        Ok(RaftOptions {
+            pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
+            lease,
+        })
     }
 }
 

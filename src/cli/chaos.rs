@@ -4,7 +4,7 @@
 //! checker's verdict.
 
 use super::args::{
-    faults, loopback_peers, seconds, shutdown_signal, LogFormat, TimingArgs, LONGEST,
+    faults, loopback_peers, seconds, shutdown_signal, LogFormat, RaftArgs, TimingArgs, LONGEST,
 };
 use super::Failure;
 use crate::fleet::{Fleet, FleetEvent, FleetOptions};
@@ -45,6 +45,8 @@ pub struct ChaosArgs {
     pub base_port: u16,
     #[command(flatten)]
     pub timing: TimingArgs,
+    #[command(flatten)]
+    pub raft: RaftArgs,
     /// Shared cluster key for the nodes (and for the nemesis' admin requests).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
@@ -67,8 +69,10 @@ pub fn chaos(args: ChaosArgs) -> Result<bool, Failure> {
     seconds("--every", 1.5 * args.every)?;
     let every = seconds("--every", args.every)?;
     let peers = loopback_peers(args.nodes, args.base_port)?;
+    let timeouts = args.timing.given()?;
     let options = FleetOptions {
-        timeouts: args.timing.given()?,
+        timeouts: timeouts.clone(),
+        raft: args.raft.for_fleet(args.protocol, timeouts.as_ref())?,
         faults: Some(faults(&args.faults)?),
         key_file: args.key_file.clone(),
         ..FleetOptions::new(args.protocol, peers)

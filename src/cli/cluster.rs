@@ -1,7 +1,7 @@
 //! `elect cluster`: N `elect node` processes on loopback, a live view of who
 //! leads whom, and optionally a leader killer to watch re-elections.
 
-use super::args::{loopback_peers, seconds, shutdown_signal, LogFormat, TimingArgs};
+use super::args::{loopback_peers, seconds, shutdown_signal, LogFormat, RaftArgs, TimingArgs};
 use super::Failure;
 use crate::fleet::{Fleet, FleetEvent, FleetOptions};
 use crate::protocols::ProtocolKind;
@@ -37,6 +37,8 @@ pub struct ClusterArgs {
     pub data_dir: Option<PathBuf>,
     #[command(flatten)]
     pub timing: TimingArgs,
+    #[command(flatten)]
+    pub raft: RaftArgs,
     /// Print the view as JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -55,9 +57,11 @@ pub fn cluster(args: ClusterArgs) -> Result<bool, Failure> {
         .transpose()?;
     let restart_after = seconds("--restart-after", args.restart_after)?;
     let peers = loopback_peers(args.nodes, args.base_port)?;
+    let timeouts = args.timing.given()?;
     let options = FleetOptions {
         data_dir: args.data_dir.clone(),
-        timeouts: args.timing.given()?,
+        timeouts: timeouts.clone(),
+        raft: args.raft.for_fleet(args.protocol, timeouts.as_ref())?,
         ..FleetOptions::new(args.protocol, peers)
     };
     let fleet = Fleet::new(options)?;

@@ -20,7 +20,7 @@ pub struct FaultArgs {
     /// comma-separated node ids; `heal`; or `set drop=P,dup=P,delay=LO..HIms`.
     #[arg(required = true, num_args = 2.., value_name = "ADDR... COMMAND")]
     pub words: Vec<String>,
-    /// Cluster name the nodes run under [default: elect].
+    /// Cluster name the nodes run under.
     #[arg(long, default_value = "elect", value_name = "NAME")]
     pub cluster_id: String,
     /// The cluster key, if the nodes have one (needed to change them).

@@ -1,6 +1,6 @@
 //! `elect node`: one node over UDP until SIGINT or SIGTERM.
 
-use super::args::{self, LogFormat, TimingArgs};
+use super::args::{self, LogFormat, RaftArgs, TimingArgs};
 use super::Failure;
 use crate::protocols::{Protocol, ProtocolKind};
 use crate::runtime::auth::Key;
@@ -31,6 +31,8 @@ pub struct NodeArgs {
     pub data_dir: Option<PathBuf>,
     #[command(flatten)]
     pub timing: TimingArgs,
+    #[command(flatten)]
+    pub raft: RaftArgs,
     /// Cluster name; datagrams of other clusters are dropped [default: elect].
     #[arg(long, value_name = "NAME")]
     pub cluster_id: Option<String>,
@@ -62,6 +64,12 @@ struct NodeFile {
     heartbeat_ms: Option<u64>,
     election_timeout_ms: Option<String>,
     reply_ms: Option<u64>,
+    #[serde(default)]
+    pre_vote: bool,
+    #[serde(default)]
+    check_quorum: bool,
+    lease_ms: Option<u64>,
+    drift: Option<f64>,
     cluster_id: Option<String>,
     log_format: Option<LogFormat>,
     seed: Option<u64>,
@@ -117,6 +125,15 @@ impl NodeArgs {
                 reply_ms: file.reply_ms,
             })
             .timeouts()?;
+        let raft = self
+            .raft
+            .or(RaftArgs {
+                pre_vote: file.pre_vote,
+                check_quorum: file.check_quorum,
+                lease_ms: file.lease_ms,
+                drift: file.drift.map(|d| d.to_string()),
+            })
+            .options()?;
         let faults = match self.faults.or(file.faults) {
             Some(spec) => args::faults(&spec)?,
             None => FaultSpec::default(),
@@ -134,13 +151,14 @@ impl NodeArgs {
                 .unwrap_or_else(|| "elect".into()),
             data_dir: self.data_dir.or(file.data_dir),
             timeouts,
+            raft,
             seed: self.seed.or(file.seed),
             faults,
             key,
             clock: crate::runtime::Clock::Wall,
         };
         config
-            .validate()
+            .validate_for(protocol)
             .map_err(|e| Failure::Usage(e.to_string()))?;
         Ok(NodeSettings {
             protocol,

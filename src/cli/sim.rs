@@ -1,7 +1,7 @@
 //! `elect sim`: many seeded runs of the deterministic simulation, each
 //! checked by the history checker.
 
-use super::args::{delay_ms, ArgError};
+use super::args::{delay_ms, ArgError, RaftArgs};
 use super::Failure;
 use crate::protocols::ProtocolKind;
 use crate::sim::{self, SimConfig, SimRun};
@@ -43,6 +43,8 @@ pub struct SimArgs {
     /// No network partitions.
     #[arg(long)]
     pub no_partitions: bool,
+    #[command(flatten)]
+    pub raft: RaftArgs,
     /// Print every event of every run (use with --runs 1 to replay a seed).
     #[arg(long)]
     pub show: bool,
@@ -101,6 +103,7 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
         delay,
         crashes: !args.no_crashes,
         partitions: !args.no_partitions,
+        raft: args.raft.for_fleet(args.protocol, None)?,
         ..SimConfig::new(args.protocol, args.nodes, args.seed)
     };
     let started = Instant::now();

@@ -15,7 +15,7 @@ pub struct StatusArgs {
     /// Addresses of the nodes to ask (IP:PORT).
     #[arg(required = true, value_name = "ADDR")]
     pub addrs: Vec<String>,
-    /// Cluster name the nodes run under [default: elect].
+    /// Cluster name the nodes run under.
     #[arg(long, default_value = "elect", value_name = "NAME")]
     pub cluster_id: String,
     /// How long to wait for each node, in milliseconds.
@@ -81,13 +81,14 @@ fn status_table(answers: &[(SocketAddr, Result<StatusReport, String>)]) -> Strin
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:>4} {:<8} {:<10} {:>6} {:>5} {:>9} {:>8} {:>8} {:>7} {:>9}",
+        "{:<22} {:>4} {:<8} {:<10} {:>6} {:>5} {:>11} {:>9} {:>8} {:>8} {:>7} {:>9}",
         "address",
         "node",
         "protocol",
         "role",
         "leader",
         "term",
+        "lease",
         "uptime",
         "sent",
         "received",
@@ -99,13 +100,16 @@ fn status_table(answers: &[(SocketAddr, Result<StatusReport, String>)]) -> Strin
             Ok(r) => {
                 let _ = writeln!(
                     out,
-                    "{:<22} {:>4} {:<8} {:<10} {:>6} {:>5} {:>8.1}s {:>8} {:>8} {:>7} {:>9}",
+                    "{:<22} {:>4} {:<8} {:<10} {:>6} {:>5} {:>11} {:>8.1}s {:>8} {:>8} {:>7} {:>9}",
                     addr.to_string(),
                     format!("n{}", r.node),
                     r.protocol,
                     r.view.role.to_string(),
                     r.view.leader.map_or("-".into(), |l| format!("n{l}")),
                     r.view.term.map_or("-".into(), |t| t.to_string()),
+                    // The fencing token is the term, already shown.
+                    r.lease
+                        .map_or("-".into(), |l| format!("{} ms left", l.remaining_ms)),
                     r.uptime_ms as f64 / 1000.0,
                     r.counters.total_sent(),
                     r.counters.received.values().sum::<u64>(),

@@ -44,6 +44,8 @@ pub struct StatusReport {
     pub protocol: String,
     /// Its view of leadership.
     pub view: LeaderView,
+    /// The lease it holds as leader, when the lease is on and held.
+    pub lease: Option<LeaseStatus>,
     /// Milliseconds since it started.
     pub uptime_ms: u64,
     /// What it has counted.
@@ -52,6 +54,16 @@ pub struct StatusReport {
     pub faults: String,
     /// The partition the node applies, e.g. `0,1/2,3,4`.
     pub partition: Option<String>,
+}
+
+/// A leader's lease as `elect status` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseStatus {
+    /// The fencing token of the leadership (Raft's term).
+    pub token: u64,
+    /// How long the lease had left when the node answered, on its
+    /// monotonic clock: 0 when it has lapsed.
+    pub remaining_ms: u64,
 }
 
 /// Why an admin request got no usable answer.

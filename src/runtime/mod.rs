@@ -33,13 +33,14 @@ pub mod transport;
 pub mod wire;
 
 use crate::leadership::LeaderView;
-use crate::protocols::{Cluster, Protocol, Timeouts};
+use crate::protocols::raft::RaftOptions;
+use crate::protocols::{Cluster, Protocol, ProtocolKind, Timeouts};
 use metrics::Counters;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use storage::StorageError;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -62,6 +63,9 @@ pub struct NodeConfig {
     pub data_dir: Option<PathBuf>,
     /// Timer durations (validated: reply < heartbeat < election).
     pub timeouts: Timeouts,
+    /// Raft's switches: PreVote, CheckQuorum, the leader lease (validated
+    /// against the timeouts; refused for other protocols).
+    pub raft: RaftOptions,
     /// Seed for timer randomisation and injected faults; `None` seeds from
     /// the OS.
     pub seed: Option<u64>,
@@ -116,6 +120,7 @@ impl NodeConfig {
             cluster: "elect".into(),
             data_dir: None,
             timeouts: Timeouts::default(),
+            raft: RaftOptions::default(),
             seed: None,
             faults: faults::FaultSpec::default(),
             key: None,
@@ -154,8 +159,45 @@ impl NodeConfig {
         self.timeouts
             .validate()
             .map_err(|e| StartError::Config(e.to_string()))?;
-        Ok(())
+        check_switches(None, &self.timeouts, &self.raft)
     }
+
+    /// As [`NodeConfig::validate`], for a node of protocol `kind`: Raft's
+    /// switches are refused for any other.
+    pub fn validate_for(&self, kind: ProtocolKind) -> Result<(), StartError> {
+        check_switches(Some(kind), &self.timeouts, &self.raft)?;
+        self.validate()
+    }
+
+    /// The cluster every member runs: its size, timeouts and switches.
+    pub fn cluster(&self) -> Cluster {
+        let mut cluster = Cluster::new(self.peers.len(), self.timeouts.clone());
+        cluster.raft = self.raft.clone();
+        cluster
+    }
+}
+
+/// Checks Raft's switches: the lease is safe for `timeouts` (see
+/// [`crate::protocols::raft::LeaseConfig::validate`]), and, when the
+/// protocol is known, the switches are given to Raft only. `elect cluster`
+/// and `elect chaos` ask before they start any process.
+pub fn check_switches(
+    kind: Option<ProtocolKind>,
+    timeouts: &Timeouts,
+    raft: &RaftOptions,
+) -> Result<(), StartError> {
+    let switched = *raft != RaftOptions::default();
+    if let Some(kind) = kind.filter(|&k| switched && k != ProtocolKind::Raft) {
+        return Err(StartError::Config(format!(
+            "--pre-vote, --check-quorum and --lease-ms are Raft's switches; {kind} has none"
+        )));
+    }
+    if let Some(lease) = &raft.lease {
+        lease
+            .validate(timeouts)
+            .map_err(|e| StartError::Config(format!("--lease-ms: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Why a node could not start.
@@ -224,11 +266,98 @@ impl LeadershipEvent {
     }
 }
 
+/// A leader's lease as its node last published it: the fencing token of the
+/// leadership (Raft's term) and the instant, on this machine's monotonic
+/// clock, at which the lease's timer expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseState {
+    /// The fencing token.
+    pub token: u64,
+    /// When the lease ends, unless renewed.
+    pub until: tokio::time::Instant,
+}
+
+/// What a leader holds while it may act as the only leader: the fencing
+/// token to present to every resource it writes to, and a lease it must
+/// check at the moment it acts.
+///
+/// [`LeaseGuard::is_valid`] reads the monotonic clock each time it is asked.
+/// A leader frozen by SIGSTOP, a long GC or a descheduled VM therefore
+/// knows its lease has lapsed the instant it resumes, before its node has
+/// handled a single timer or datagram. The same rule is checked by the
+/// model ([`crate::protocols::Protocol::lease_valid`]). A lease protects the
+/// instant of the check only: a write that a pause delays after the check
+/// must still carry the token, for the resource to refuse it if a newer
+/// leader has written since.
+#[derive(Clone, Debug)]
+pub struct LeaseGuard {
+    token: u64,
+    lease: watch::Receiver<Option<LeaseState>>,
+}
+
+impl LeaseGuard {
+    /// The fencing token of this leadership: higher than that of every
+    /// leadership before it.
+    pub fn token(&self) -> u64 {
+        self.token
+    }
+
+    /// How long the lease has left now, on the monotonic clock; zero once it
+    /// has lapsed, or once the node no longer holds it in this leadership.
+    pub fn remaining(&self) -> Duration {
+        match *self.lease.borrow() {
+            Some(lease) if lease.token == self.token => lease
+                .until
+                .saturating_duration_since(tokio::time::Instant::now()),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Whether the node may act as the only leader at this moment: it still
+    /// holds the lease of this leadership, and the clock, read now, says
+    /// the lease has not expired.
+    pub fn is_valid(&self) -> bool {
+        !self.remaining().is_zero()
+    }
+}
+
+/// Where a task that acts only as leader gets its [`LeaseGuard`]s.
+#[derive(Clone, Debug)]
+pub struct Leases {
+    lease: watch::Receiver<Option<LeaseState>>,
+}
+
+impl Leases {
+    /// The lease held now, if valid at this moment.
+    pub fn current(&self) -> Option<LeaseGuard> {
+        let guard = LeaseGuard {
+            token: (*self.lease.borrow())?.token,
+            lease: self.lease.clone(),
+        };
+        guard.is_valid().then_some(guard)
+    }
+
+    /// Waits until the node holds a valid lease, and returns its guard.
+    /// Fails when the node stops.
+    pub async fn acquire(&mut self) -> Result<LeaseGuard, NodeError> {
+        loop {
+            if let Some(guard) = self.current() {
+                return Ok(guard);
+            }
+            self.lease
+                .changed()
+                .await
+                .map_err(|_| NodeError::Task("the node stopped".into()))?;
+        }
+    }
+}
+
 /// A running node: watch its leadership, read its counters, stop it.
 pub struct NodeHandle {
     id: usize,
     local_addr: SocketAddr,
     view: watch::Receiver<LeaderView>,
+    lease: watch::Receiver<Option<LeaseState>>,
     events: broadcast::Sender<LeadershipEvent>,
     counters: Arc<Mutex<Counters>>,
     shutdown: watch::Sender<bool>,
@@ -250,6 +379,20 @@ impl NodeHandle {
     /// every change.
     pub fn leadership(&self) -> watch::Receiver<LeaderView> {
         self.view.clone()
+    }
+
+    /// The lease this node holds as leader now, if its protocol has one
+    /// switched on and the lease is valid at this moment; `None` otherwise.
+    /// Check [`LeaseGuard::is_valid`] again at every action.
+    pub fn lease(&self) -> Option<LeaseGuard> {
+        self.leases().current()
+    }
+
+    /// The node's leases, to hand to a task that acts only as leader.
+    pub fn leases(&self) -> Leases {
+        Leases {
+            lease: self.lease.clone(),
+        }
     }
 
     /// Every leadership change from now on, with its timestamp.
@@ -287,7 +430,7 @@ impl NodeHandle {
 /// Starts a node of protocol `P` on the current tokio runtime, on a UDP
 /// socket bound to its address in `config.peers`.
 pub async fn start<P: Protocol>(config: NodeConfig) -> Result<NodeHandle, StartError> {
-    config.validate()?;
+    config.validate_for(P::KIND)?;
     check_message_size::<P>(&config)?;
     let store = match &config.data_dir {
         Some(dir) => storage::Store::open(dir)?,
@@ -307,7 +450,7 @@ pub fn start_on<P: Protocol, T: transport::Transport>(
     transport: T,
     store: storage::Store,
 ) -> Result<NodeHandle, StartError> {
-    config.validate()?;
+    config.validate_for(P::KIND)?;
     check_message_size::<P>(&config)?;
     node::start::<P, T>(config, transport, store)
 }

@@ -1,6 +1,6 @@
 //! The event loop of one node: datagrams in, timers firing, commands out.
 
-use super::admin::{AdminRequest, AdminResponse, StatusReport};
+use super::admin::{AdminRequest, AdminResponse, LeaseStatus, StatusReport};
 use super::auth::Key;
 use super::faults::{Fate, FaultCommand, FaultSpec};
 use super::inbound::{Gate, Incoming};
@@ -8,9 +8,9 @@ use super::metrics::Counters;
 use super::storage::Store;
 use super::transport::Transport;
 use super::wire::{self, DropReason, Kind};
-use super::{Clock, LeadershipEvent, NodeConfig, NodeError, NodeHandle, StartError};
+use super::{Clock, LeadershipEvent, LeaseState, NodeConfig, NodeError, NodeHandle, StartError};
 use crate::leadership::{starts_election, LeaderView, Leadership};
-use crate::protocols::{Cluster, Protocol};
+use crate::protocols::Protocol;
 use crate::topology::Partition;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -36,12 +36,13 @@ pub(super) fn start<P: Protocol, T: Transport>(
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
 
-    let actor = P::new(Cluster::new(config.peers.len(), config.timeouts.clone()));
+    let actor = P::new(config.cluster());
     let id = Id::from(config.id);
     let mut out = Out::new();
     let state = actor.on_start(id, &storage, &mut out);
     let initial_view = state.view();
     let (view_tx, view_rx) = watch::channel(initial_view);
+    let (lease_tx, lease_rx) = watch::channel(None);
     let (events_tx, _) = broadcast::channel(1024);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let counters = Arc::new(Mutex::new(Counters::default()));
@@ -75,17 +76,21 @@ pub(super) fn start<P: Protocol, T: Transport>(
         clock: config.clock,
         counters: Arc::clone(&counters),
         view_tx,
+        lease: None,
+        lease_tx,
         events: events_tx.clone(),
         started: Instant::now(),
     };
     let task = tokio::spawn(async move {
         node.apply(out).await?;
+        node.publish_lease();
         node.run(shutdown_rx).await
     });
     Ok(NodeHandle {
         id: config.id,
         local_addr,
         view: view_rx,
+        lease: lease_rx,
         events: events_tx,
         counters,
         shutdown: shutdown_tx,
@@ -113,6 +118,9 @@ struct Node<P: Protocol, T: Transport> {
     clock: Clock,
     counters: Arc<Mutex<Counters>>,
     view_tx: watch::Sender<LeaderView>,
+    /// The lease last published.
+    lease: Option<LeaseState>,
+    lease_tx: watch::Sender<Option<LeaseState>>,
     events: broadcast::Sender<LeadershipEvent>,
     started: Instant,
 }
@@ -240,6 +248,14 @@ impl<P: Protocol, T: Transport> Node<P, T> {
             node: usize::from(self.id),
             protocol: P::KIND.name().to_string(),
             view: self.view,
+            // Read against the clock now, as the lease guard reads it.
+            lease: self.lease.and_then(|lease| {
+                let remaining = lease.until.saturating_duration_since(Instant::now());
+                (!remaining.is_zero()).then_some(LeaseStatus {
+                    token: lease.token,
+                    remaining_ms: remaining.as_millis() as u64,
+                })
+            }),
             uptime_ms: self.started.elapsed().as_millis() as u64,
             counters: self.counters.lock().map(|c| c.clone()).unwrap_or_default(),
             faults: self.faults.to_string(),
@@ -331,7 +347,9 @@ impl<P: Protocol, T: Transport> Node<P, T> {
             self.state = next;
         }
         self.publish_view();
-        self.apply(out).await
+        self.apply(out).await?;
+        self.publish_lease();
+        Ok(())
     }
 
     fn draw(&mut self, range: Range<Duration>) -> Duration {
@@ -405,6 +423,38 @@ impl<P: Protocol, T: Transport> Node<P, T> {
         info!(node = event.node, role = %view.role, leader = ?view.leader, term = ?view.term, "leadership");
         let _ = self.view_tx.send(view);
         let _ = self.events.send(event);
+    }
+
+    /// Publishes the lease the node holds after its last step (its timers
+    /// armed): the token and the deadline of the lease's timer, if the
+    /// protocol's own rule says the lease is valid now.
+    fn publish_lease(&mut self) {
+        let now = Instant::now();
+        let expired = |timer: &P::Timer| self.timers.get(timer).is_none_or(|at| *at <= now);
+        let lease = if self.actor.lease_valid(&self.state, &expired) {
+            let until = self
+                .actor
+                .lease_timer(&self.state)
+                .and_then(|timer| self.timers.get(&timer).copied());
+            until.map(|until| LeaseState {
+                token: self.state.term().unwrap_or(0),
+                until,
+            })
+        } else {
+            None
+        };
+        if lease != self.lease {
+            if lease.is_some() != self.lease.is_some() {
+                info!(
+                    node = usize::from(self.id),
+                    token = ?lease.map(|l| l.token),
+                    "lease {}",
+                    if lease.is_some() { "held" } else { "released" }
+                );
+            }
+            self.lease = lease;
+            let _ = self.lease_tx.send(lease);
+        }
     }
 
     fn count(&self, f: impl FnOnce(&mut Counters)) {
