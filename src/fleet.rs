@@ -15,7 +15,7 @@ use crate::protocols::{ProtocolKind, Timeouts};
 use crate::runtime::admin;
 use crate::runtime::auth::Key;
 use crate::runtime::faults::{FaultCommand, FaultSpec};
-use crate::runtime::{wire, Clock};
+use crate::runtime::{wire, Clock, LeaseChange};
 use crate::topology::Partition;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -94,6 +94,8 @@ struct NodeEvent {
     node: usize,
     #[serde(flatten)]
     view: LeaderView,
+    #[serde(default)]
+    lease: Option<LeaseChange>,
 }
 
 enum Report {
@@ -456,7 +458,7 @@ impl Fleet {
                         self.history.push(HistoryEvent {
                             at_ms: e.at_ms,
                             node: e.node,
-                            what: Occurrence::View(e.view),
+                            what: Occurrence::of(e.view, e.lease),
                         });
                     }
                 }

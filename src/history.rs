@@ -19,8 +19,47 @@ use std::fmt;
 pub enum Occurrence {
     /// The node's view of leadership (it is up).
     View(LeaderView),
-    /// The node stopped (crashed, was killed, or was frozen).
+    /// The node stopped (crashed, was killed, or was frozen). A frozen
+    /// node acts on no lease: when it resumes it reads its clock first.
     Down,
+    /// The node holds a leader lease (newly, or renewed) with this fencing
+    /// token, valid until `until_ms` unless renewed.
+    LeaseHeld {
+        /// The fencing token.
+        token: u64,
+        /// When the lease ends, on the history's clock.
+        until_ms: u64,
+    },
+    /// The node's lease ended before its time (it stepped down).
+    LeaseEnded,
+}
+
+impl fmt::Display for Occurrence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Occurrence::View(v) => write!(f, "{v}"),
+            Occurrence::Down => f.write_str("down"),
+            Occurrence::LeaseHeld { token, until_ms } => {
+                write!(f, "lease held, token {token}, until {until_ms} ms")
+            }
+            Occurrence::LeaseEnded => f.write_str("lease ended"),
+        }
+    }
+}
+
+impl Occurrence {
+    /// What a node's event reports: its lease, when that is what changed,
+    /// or else its view.
+    pub fn of(view: LeaderView, lease: Option<crate::runtime::LeaseChange>) -> Occurrence {
+        use crate::runtime::LeaseChange;
+        match lease {
+            None => Occurrence::View(view),
+            Some(LeaseChange::Held { token, until_ms }) => {
+                Occurrence::LeaseHeld { token, until_ms }
+            }
+            Some(LeaseChange::Ended) => Occurrence::LeaseEnded,
+        }
+    }
 }
 
 /// One entry of a history: what happened to which node, when.
@@ -72,12 +111,28 @@ pub struct Verdict {
     pub split_brain_ms: u64,
     /// Total time during which no live node acted as leader.
     pub no_leader_ms: u64,
+    /// Whether any node reported a lease (Raft with its lease on). The
+    /// lease figures below mean something only then.
+    pub has_leases: bool,
+    /// Leaderships under a lease: distinct (node, token) pairs.
+    pub leases: u64,
+    /// Intervals in which two or more nodes held a valid lease at once: up,
+    /// holding it, before its end. Must be empty.
+    pub lease_overlap: Vec<SplitBrain>,
+    /// Their total length. Must be 0.
+    pub lease_overlap_ms: u64,
+    /// Leaderships under a lease that began with a fencing token not above
+    /// that of every earlier one. Must be 0.
+    pub stale_lease_tokens: u64,
 }
 
 impl Verdict {
-    /// No two leaders in one term.
+    /// No two leaders in one term, and, with leases, no two valid leases at
+    /// once and no lease with an out-of-order token.
     pub fn is_safe(&self) -> bool {
         self.safety_violations.is_empty()
+            && self.lease_overlap_ms == 0
+            && self.stale_lease_tokens == 0
     }
 }
 
@@ -126,7 +181,119 @@ impl fmt::Display for Verdict {
             f,
             "time without a leader  {:.3} s",
             self.no_leader_ms as f64 / 1000.0
-        )
+        )?;
+        if self.has_leases {
+            writeln!(f)?;
+            writeln!(f, "leaderships under lease {}", self.leases)?;
+            writeln!(
+                f,
+                "lease overlap          {} intervals ({} ms in all)",
+                self.lease_overlap.len(),
+                self.lease_overlap_ms
+            )?;
+            for s in self.lease_overlap.iter().take(10) {
+                let holders: Vec<String> = s.leaders.iter().map(|l| format!("n{l}")).collect();
+                writeln!(
+                    f,
+                    "  {:.3}–{:.3} s: {} hold a lease at once",
+                    s.from_ms as f64 / 1000.0,
+                    s.to_ms as f64 / 1000.0,
+                    holders.join(", ")
+                )?;
+            }
+            write!(f, "lease tokens out of order {}", self.stale_lease_tokens)?;
+        }
+        Ok(())
+    }
+}
+
+/// The leases of a history, as intervals in which each node held a valid
+/// one: from the event that reported it until its end, its renewal's end,
+/// the node's step-down or the node going down, whichever comes first.
+#[derive(Default)]
+struct Leases {
+    /// Per node, the lease it holds now: token, since, until.
+    open: BTreeMap<usize, (u64, u64, u64)>,
+    /// Closed intervals: from, to, node.
+    intervals: Vec<(u64, u64, usize)>,
+    /// Every (node, token) that began a lease, in order.
+    begun: Vec<(usize, u64)>,
+}
+
+impl Leases {
+    fn held(&mut self, node: usize, token: u64, at: u64, until: u64) {
+        match self.open.get_mut(&node) {
+            Some((t, _, end)) if *t == token && at <= *end => *end = until,
+            _ => {
+                self.close(node, at);
+                self.open.insert(node, (token, at, until));
+                if !self.begun.contains(&(node, token)) {
+                    self.begun.push((node, token));
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, node: usize, at: u64) {
+        if let Some((_, from, until)) = self.open.remove(&node) {
+            let to = at.min(until);
+            if to > from {
+                self.intervals.push((from, to, node));
+            }
+        }
+    }
+
+    /// The times two or more nodes held a lease at once, as `SplitBrain`
+    /// intervals relative to `start_ms`, and their total length.
+    fn overlaps(&self, start_ms: u64) -> (Vec<SplitBrain>, u64) {
+        let mut points: Vec<u64> = self
+            .intervals
+            .iter()
+            .flat_map(|&(a, b, _)| [a, b])
+            .collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut found: Vec<SplitBrain> = Vec::new();
+        let mut total = 0;
+        for pair in points.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let mut holders: Vec<usize> = self
+                .intervals
+                .iter()
+                .filter(|&&(from, to, _)| from <= a && b <= to)
+                .map(|&(_, _, node)| node)
+                .collect();
+            holders.sort_unstable();
+            holders.dedup();
+            if holders.len() < 2 {
+                continue;
+            }
+            total += b - a;
+            match found.last_mut() {
+                Some(last) if last.to_ms == a - start_ms && last.leaders == holders => {
+                    last.to_ms = b - start_ms
+                }
+                _ => found.push(SplitBrain {
+                    from_ms: a - start_ms,
+                    to_ms: b - start_ms,
+                    leaders: holders,
+                }),
+            }
+        }
+        (found, total)
+    }
+
+    /// Leaderships that began with a token not above every earlier one.
+    fn stale_tokens(&self) -> u64 {
+        let mut highest: Option<u64> = None;
+        let mut stale = 0;
+        for &(_, token) in &self.begun {
+            match highest {
+                Some(h) if token <= h => stale += 1,
+                _ => highest = Some(token),
+            }
+        }
+        stale
     }
 }
 
@@ -183,13 +350,20 @@ pub fn check(events: &[HistoryEvent], end_ms: u64) -> Verdict {
         }
     };
 
+    let mut leases = Leases::default();
     for event in &sorted {
         close_interval(&views, last_ms, event.at_ms, &mut verdict, &mut open_split);
         last_ms = event.at_ms;
         match event.what {
             Occurrence::Down => {
                 views.remove(&event.node);
+                leases.close(event.node, event.at_ms);
             }
+            Occurrence::LeaseHeld { token, until_ms } => {
+                verdict.has_leases = true;
+                leases.held(event.node, token, event.at_ms, until_ms);
+            }
+            Occurrence::LeaseEnded => leases.close(event.node, event.at_ms),
             Occurrence::View(view) => {
                 let before = views.insert(event.node, view);
                 if starts_election(before, view) {
@@ -232,6 +406,13 @@ pub fn check(events: &[HistoryEvent], end_ms: u64) -> Verdict {
     if let Some(done) = open_split.take() {
         verdict.split_brain.push(done);
     }
+    let nodes: Vec<usize> = leases.open.keys().copied().collect();
+    for node in nodes {
+        leases.close(node, end_ms.max(last_ms));
+    }
+    (verdict.lease_overlap, verdict.lease_overlap_ms) = leases.overlaps(start_ms);
+    verdict.leases = leases.begun.len() as u64;
+    verdict.stale_lease_tokens = leases.stale_tokens();
     verdict
 }
 
@@ -312,6 +493,50 @@ mod tests {
                 .contains("two leaders in one term  not applicable (no terms)"),
             "{v}"
         );
+    }
+
+    fn lease(token: u64, until_ms: u64) -> Occurrence {
+        Occurrence::LeaseHeld { token, until_ms }
+    }
+
+    #[test]
+    fn leases_overlap_only_while_both_are_valid() {
+        let events = [
+            at(0, 0, lease(1, 100)),
+            at(90, 0, lease(1, 190)),
+            // n1's lease begins before n0's renewed one ends: 30 ms at once.
+            at(160, 1, lease(2, 260)),
+            // n0 goes down at 170: its lease ends then, not at 190.
+            at(170, 0, Occurrence::Down),
+            at(200, 1, Occurrence::LeaseEnded),
+        ];
+        let v = check(&events, 300);
+        assert!(v.has_leases);
+        assert_eq!(v.leases, 2);
+        assert_eq!(v.lease_overlap_ms, 10, "{v}");
+        assert_eq!(
+            v.lease_overlap,
+            vec![SplitBrain {
+                from_ms: 160,
+                to_ms: 170,
+                leaders: vec![0, 1]
+            }]
+        );
+        assert_eq!(v.stale_lease_tokens, 0);
+    }
+
+    #[test]
+    fn a_lapsed_lease_does_not_overlap_and_an_older_token_is_stale() {
+        let events = [
+            at(0, 0, lease(2, 100)),
+            // n0 never says it stepped down (frozen, say): its lease still
+            // ends at 100, before n1's begins.
+            at(150, 1, lease(1, 250)),
+        ];
+        let v = check(&events, 300);
+        assert_eq!(v.lease_overlap_ms, 0, "{v}");
+        assert_eq!(v.stale_lease_tokens, 1, "token 1 after token 2");
+        assert!(v.to_string().contains("lease tokens out of order 1"), "{v}");
     }
 
     #[test]

@@ -266,7 +266,7 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
                 let _ = forward.send(HistoryEvent {
                     at_ms: e.at_ms,
                     node: e.node,
-                    what: Occurrence::View(e.view),
+                    what: Occurrence::of(e.view, e.lease),
                 });
             }
         });

@@ -5,7 +5,7 @@ use super::Failure;
 use crate::protocols::{Protocol, ProtocolKind};
 use crate::runtime::auth::Key;
 use crate::runtime::faults::FaultSpec;
-use crate::runtime::{self, LeadershipEvent, NodeConfig, StartError};
+use crate::runtime::{self, LeadershipEvent, LeaseChange, NodeConfig, StartError};
 use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -203,6 +203,7 @@ async fn run_node<P: Protocol>(settings: NodeSettings) -> Result<bool, Failure> 
     );
     let stop = args::shutdown_signal();
     tokio::pin!(stop);
+    let mut held: Option<u64> = None;
     loop {
         tokio::select! {
             signal = &mut stop => {
@@ -211,7 +212,22 @@ async fn run_node<P: Protocol>(settings: NodeSettings) -> Result<bool, Failure> 
                 return Ok(true);
             }
             event = events.recv() => match event {
-                Ok(event) => print_event(&event, format),
+                Ok(event) => {
+                    // A text log shows a lease when it starts and ends, not
+                    // each renewal; JSON has every one, for the history.
+                    let renewal = matches!(
+                        (event.lease, held),
+                        (Some(LeaseChange::Held { token, .. }), Some(before)) if token == before
+                    );
+                    held = match event.lease {
+                        Some(LeaseChange::Held { token, .. }) => Some(token),
+                        Some(LeaseChange::Ended) => None,
+                        None => held,
+                    };
+                    if !(renewal && format == LogFormat::Text) {
+                        print_event(&event, format);
+                    }
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "leadership events missed"),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                     // The node task ended on its own: report why.
@@ -229,7 +245,16 @@ fn print_event(event: &LeadershipEvent, format: LogFormat) {
     use std::io::Write;
     let line = match format {
         LogFormat::Json => serde_json::to_string(event).unwrap_or_default(),
-        LogFormat::Text => format!("{} n{} {}", event.time, event.node, event.view),
+        LogFormat::Text => match event.lease {
+            Some(LeaseChange::Held { token, until_ms }) => format!(
+                "{} n{} lease held, fencing token {token}, for {} ms",
+                event.time,
+                event.node,
+                until_ms.saturating_sub(event.at_ms)
+            ),
+            Some(LeaseChange::Ended) => format!("{} n{} lease ended", event.time, event.node),
+            None => format!("{} n{} {}", event.time, event.node, event.view),
+        },
     };
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}");

@@ -70,6 +70,16 @@ struct SimSummary {
     pub runs_with_split_brain: u64,
     pub split_brain_seconds: f64,
     pub no_leader_seconds: f64,
+    /// Whether the nodes ran with a lease; the lease figures count only then.
+    pub has_leases: bool,
+    pub leaderships_under_lease: u64,
+    /// Total time two nodes held a valid lease at once (must be 0).
+    pub lease_overlap_ms: u64,
+    /// Leaderships under lease that began with a token not above every
+    /// earlier one (must be 0).
+    pub stale_lease_tokens: u64,
+    /// Seeds of runs with lease overlap or an out-of-order token.
+    pub lease_violation_seeds: Vec<u64>,
     pub wall_seconds: f64,
     /// The two totals in whole milliseconds while runs finish in any order
     /// (so that the seconds above do not depend on the order of addition).
@@ -160,6 +170,7 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
     summary.split_brain_seconds = summary.split_brain_ms as f64 / 1000.0;
     summary.no_leader_seconds = summary.no_leader_ms as f64 / 1000.0;
     summary.unsafe_seeds.sort();
+    summary.lease_violation_seeds.sort();
     if args.json {
         println!(
             "{}",
@@ -168,7 +179,7 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
     } else {
         print_summary(&summary);
     }
-    Ok(summary.unsafe_seeds.is_empty())
+    Ok(summary.unsafe_seeds.is_empty() && summary.lease_violation_seeds.is_empty())
 }
 
 fn record(summary: &Mutex<SimSummary>, run: &SimRun, show: bool) {
@@ -182,10 +193,7 @@ fn record(summary: &Mutex<SimSummary>, run: &SimRun, show: bool) {
                 "  {:>8.3} s n{} {}",
                 e.at_ms as f64 / 1000.0,
                 e.node,
-                match e.what {
-                    crate::history::Occurrence::View(v) => v.to_string(),
-                    crate::history::Occurrence::Down => "down".into(),
-                }
+                e.what
             );
         }
         println!("{}\n", run.verdict);
@@ -195,7 +203,7 @@ fn record(summary: &Mutex<SimSummary>, run: &SimRun, show: bool) {
     s.events += v.events as u64;
     s.elections += v.elections;
     s.leadership_changes += v.leadership_changes;
-    if !v.is_safe() {
+    if !v.safety_violations.is_empty() {
         s.unsafe_seeds.push(run.seed);
     }
     s.split_brain_intervals += v.split_brain.len() as u64;
@@ -204,6 +212,13 @@ fn record(summary: &Mutex<SimSummary>, run: &SimRun, show: bool) {
     }
     s.split_brain_ms += v.split_brain_ms;
     s.no_leader_ms += v.no_leader_ms;
+    s.has_leases |= v.has_leases;
+    s.leaderships_under_lease += v.leases;
+    s.lease_overlap_ms += v.lease_overlap_ms;
+    s.stale_lease_tokens += v.stale_lease_tokens;
+    if v.lease_overlap_ms > 0 || v.stale_lease_tokens > 0 {
+        s.lease_violation_seeds.push(run.seed);
+    }
 }
 
 fn print_summary(s: &SimSummary) {
@@ -241,4 +256,20 @@ fn print_summary(s: &SimSummary) {
         s.no_leader_seconds,
         100.0 * s.no_leader_seconds / (s.runs.max(1) * s.virtual_seconds_per_run.max(1)) as f64
     );
+    if s.has_leases {
+        println!("  leaderships under lease {}", s.leaderships_under_lease);
+        println!(
+            "  lease overlap           {} ms in all, {} runs{}",
+            s.lease_overlap_ms,
+            s.lease_violation_seeds.len(),
+            match s.lease_violation_seeds.first() {
+                Some(seed) => format!(
+                    " (replay: elect sim --protocol {} --runs 1 --show --seed {seed} with the same switches)",
+                    s.protocol
+                ),
+                None => String::new(),
+            }
+        );
+        println!("  lease tokens out of order {}", s.stale_lease_tokens);
+    }
 }

@@ -36,7 +36,7 @@ use crate::leadership::LeaderView;
 use crate::protocols::raft::RaftOptions;
 use crate::protocols::{Cluster, Protocol, ProtocolKind, Timeouts};
 use metrics::Counters;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -246,6 +246,25 @@ pub struct LeadershipEvent {
     /// Its view now.
     #[serde(flatten)]
     pub view: LeaderView,
+    /// Set when what changed is the node's lease rather than its view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseChange>,
+}
+
+/// A change of a leader's lease, as its node published it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum LeaseChange {
+    /// The node holds a lease (newly, or renewed) with this fencing token,
+    /// valid until `until_ms` on the event's clock unless renewed.
+    Held {
+        /// The fencing token.
+        token: u64,
+        /// When it ends, on the clock `at_ms` is read from.
+        until_ms: u64,
+    },
+    /// The node holds no lease any more.
+    Ended,
 }
 
 impl LeadershipEvent {
@@ -262,6 +281,15 @@ impl LeadershipEvent {
             time: clock.label(at_ms),
             node,
             view,
+            lease: None,
+        }
+    }
+
+    /// The event of `node`'s lease changing (its view is unchanged).
+    pub fn lease_change(self, change: LeaseChange) -> LeadershipEvent {
+        LeadershipEvent {
+            lease: Some(change),
+            ..self
         }
     }
 }

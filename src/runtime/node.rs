@@ -8,7 +8,9 @@ use super::metrics::Counters;
 use super::storage::Store;
 use super::transport::Transport;
 use super::wire::{self, DropReason, Kind};
-use super::{Clock, LeadershipEvent, LeaseState, NodeConfig, NodeError, NodeHandle, StartError};
+use super::{
+    Clock, LeadershipEvent, LeaseChange, LeaseState, NodeConfig, NodeError, NodeHandle, StartError,
+};
 use crate::leadership::{starts_election, LeaderView, Leadership};
 use crate::protocols::Protocol;
 use crate::topology::Partition;
@@ -454,6 +456,16 @@ impl<P: Protocol, T: Transport> Node<P, T> {
             }
             self.lease = lease;
             let _ = self.lease_tx.send(lease);
+            let change = match lease {
+                Some(held) => LeaseChange::Held {
+                    token: held.token,
+                    until_ms: self.clock.now_ms()
+                        + held.until.saturating_duration_since(now).as_millis() as u64,
+                },
+                None => LeaseChange::Ended,
+            };
+            let event = LeadershipEvent::at(&self.clock, usize::from(self.id), self.view);
+            let _ = self.events.send(event.lease_change(change));
         }
     }
 
