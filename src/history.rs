@@ -124,6 +124,12 @@ pub struct Verdict {
     /// Leaderships under a lease that began with a fencing token not above
     /// that of every earlier one. Must be 0.
     pub stale_lease_tokens: u64,
+    /// Times a leader that a majority of the nodes still named as their
+    /// term's leader was deposed by a higher term: the disruption a node
+    /// rejoining after a partition causes, which PreVote exists to prevent
+    /// (message loss can cause it too). The majority is of the nodes the
+    /// history has seen.
+    pub deposed_while_followed: u64,
 }
 
 impl Verdict {
@@ -177,10 +183,15 @@ impl fmt::Display for Verdict {
         if self.split_brain.len() > 10 {
             writeln!(f, "  … {} more", self.split_brain.len() - 10)?;
         }
-        write!(
+        writeln!(
             f,
             "time without a leader  {:.3} s",
             self.no_leader_ms as f64 / 1000.0
+        )?;
+        write!(
+            f,
+            "followed leaders deposed by a higher term {}",
+            self.deposed_while_followed
         )?;
         if self.has_leases {
             writeln!(f)?;
@@ -351,6 +362,7 @@ pub fn check(events: &[HistoryEvent], end_ms: u64) -> Verdict {
     };
 
     let mut leases = Leases::default();
+    let mut seen: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     for event in &sorted {
         close_interval(&views, last_ms, event.at_ms, &mut verdict, &mut open_split);
         last_ms = event.at_ms;
@@ -365,6 +377,19 @@ pub fn check(events: &[HistoryEvent], end_ms: u64) -> Verdict {
             }
             Occurrence::LeaseEnded => leases.close(event.node, event.at_ms),
             Occurrence::View(view) => {
+                if let Some(was) = views.get(&event.node) {
+                    let deposed = was.role == Role::Leader
+                        && view.role != Role::Leader
+                        && view.term > was.term;
+                    let followers = views
+                        .values()
+                        .filter(|v| v.leader == Some(event.node) && v.term == was.term)
+                        .count();
+                    if deposed && 2 * followers > seen.len() {
+                        verdict.deposed_while_followed += 1;
+                    }
+                }
+                seen.insert(event.node);
                 let before = views.insert(event.node, view);
                 if starts_election(before, view) {
                     verdict.elections += 1;
@@ -461,6 +486,25 @@ mod tests {
         assert_eq!(v.elections, 1);
         assert_eq!(v.leadership_changes, 2);
         assert_eq!(v.split_brain_ms, 40);
+    }
+
+    #[test]
+    fn a_leader_a_majority_follows_deposed_by_a_higher_term_is_counted() {
+        let follower = |term| view(Role::Follower, Some(0), Some(term));
+        let events = [
+            at(0, 0, view(Role::Leader, Some(0), Some(1))),
+            at(0, 1, follower(1)),
+            at(0, 2, follower(1)),
+            // n2 rejoins with a higher term and deposes n0, whom n1 and n0
+            // itself still follow.
+            at(10, 2, view(Role::Candidate, None, Some(5))),
+            at(20, 0, view(Role::Follower, None, Some(5))),
+            // n1 leads term 6; n0 steps down at the same term: not counted.
+            at(30, 1, view(Role::Leader, Some(1), Some(6))),
+            at(40, 1, view(Role::Follower, None, Some(6))),
+        ];
+        let v = check(&events, 50);
+        assert_eq!(v.deposed_while_followed, 1, "{v}");
     }
 
     #[test]

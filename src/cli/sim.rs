@@ -80,6 +80,8 @@ struct SimSummary {
     pub stale_lease_tokens: u64,
     /// Seeds of runs with lease overlap or an out-of-order token.
     pub lease_violation_seeds: Vec<u64>,
+    /// Leaders a majority still followed, deposed by a higher term.
+    pub deposed_while_followed: u64,
     pub wall_seconds: f64,
     /// The two totals in whole milliseconds while runs finish in any order
     /// (so that the seconds above do not depend on the order of addition).
@@ -213,6 +215,7 @@ fn record(summary: &Mutex<SimSummary>, run: &SimRun, show: bool) {
     s.split_brain_ms += v.split_brain_ms;
     s.no_leader_ms += v.no_leader_ms;
     s.has_leases |= v.has_leases;
+    s.deposed_while_followed += v.deposed_while_followed;
     s.leaderships_under_lease += v.leases;
     s.lease_overlap_ms += v.lease_overlap_ms;
     s.stale_lease_tokens += v.stale_lease_tokens;
@@ -255,6 +258,10 @@ fn print_summary(s: &SimSummary) {
         "  time without a leader   {:.1} s in all ({:.1} % of virtual time)",
         s.no_leader_seconds,
         100.0 * s.no_leader_seconds / (s.runs.max(1) * s.virtual_seconds_per_run.max(1)) as f64
+    );
+    println!(
+        "  followed leaders deposed by a higher term {}",
+        s.deposed_while_followed
     );
     if s.has_leases {
         println!("  leaderships under lease {}", s.leaderships_under_lease);
