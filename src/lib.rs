@@ -76,6 +76,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod fencing;
 pub mod fleet;
 pub mod fuzzing;
 pub mod history;
