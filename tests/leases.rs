@@ -10,7 +10,6 @@ use elect::protocols::raft::{LeaseConfig, Raft, RaftOptions};
 use elect::protocols::Timeouts;
 use elect::runtime::{self, NodeConfig, NodeHandle};
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 use support::{TestCluster, TEST_TIMING};
 
@@ -82,13 +81,6 @@ async fn the_lease_guard_reads_the_clock_at_the_moment_of_use() {
     }
 }
 
-fn elect(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_elect"))
-        .args(args)
-        .output()
-        .expect("elect runs")
-}
-
 /// Three `elect node` processes with CheckQuorum and a lease. The leader is
 /// frozen with SIGSTOP while it holds its lease, and the two others stop
 /// talking to it; they elect a leader of a higher term, which gets a lease of
@@ -126,20 +118,7 @@ async fn a_leader_resumed_from_sigstop_reports_its_lease_lapsed_before_it_hears_
             .collect::<Vec<_>>()
             .join(",")
     );
-    let addrs: Vec<String> = others
-        .iter()
-        .map(|&i| cluster.addrs[i].to_string())
-        .collect();
-    let mut args: Vec<&str> = vec!["fault"];
-    args.extend(addrs.iter().map(String::as_str));
-    args.extend(["partition", &spec]);
-    let out = elect(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cluster.partition_with_cli(&others, &spec);
 
     let mut successor = None;
     for _ in 0..400 {

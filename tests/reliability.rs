@@ -11,16 +11,9 @@ use elect::sim::{self, SimConfig};
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
-use support::{TestCluster, TEST_TIMING};
+use support::{elect, TestCluster, TEST_TIMING};
 
 const START_WITHIN: Duration = Duration::from_secs(10);
-
-fn elect(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_elect"))
-        .args(args)
-        .output()
-        .expect("run elect")
-}
 
 #[test]
 fn simulated_raft_never_has_two_leaders_in_a_term() {
@@ -176,17 +169,9 @@ async fn a_partitioned_raft_leader_is_replaced_and_steps_down_after_healing() {
         .map(|i| i.to_string())
         .collect();
     let spec = format!("{old}/{}", others.join(","));
+    let all: Vec<usize> = (0..3).collect();
+    cluster.partition_with_cli(&all, &spec);
     let addrs: Vec<String> = cluster.addrs.iter().map(|a| a.to_string()).collect();
-    let mut args: Vec<&str> = vec!["fault"];
-    args.extend(addrs.iter().map(String::as_str));
-    args.extend(["partition", &spec]);
-    let out = elect(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     // The majority elects a new leader in a higher term; the isolated old
     // leader cannot hear it (a stale leader of an old term: Raft allows it).

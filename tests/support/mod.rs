@@ -38,6 +38,14 @@ pub const TEST_TIMING: Timing = Timing {
     reply_ms: 25,
 };
 
+/// Runs the built `elect` binary with `args`.
+pub fn elect(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_elect"))
+        .args(args)
+        .output()
+        .expect("run elect")
+}
+
 /// Ports the OS considers free right now.
 pub fn free_ports(n: usize) -> Vec<u16> {
     let sockets: Vec<UdpSocket> = (0..n)
@@ -187,6 +195,22 @@ impl TestCluster {
         )
         .await
         .ok()
+    }
+
+    /// Splits the network as `spec` says (`0/1,2`), telling the members
+    /// `nodes` through `elect fault`, as a user would; asserts it worked.
+    pub fn partition_with_cli(&self, nodes: &[usize], spec: &str) {
+        let addrs: Vec<String> = nodes.iter().map(|&i| self.addrs[i].to_string()).collect();
+        let mut args: Vec<&str> = vec!["fault"];
+        args.extend(addrs.iter().map(String::as_str));
+        args.extend(["partition", spec]);
+        let out = elect(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The leader every live node agrees on, if there is one now.
