@@ -9,9 +9,19 @@
 //! at least the highest it has seen.
 //!
 //! [`FencedRegister`] is such a resource: one value, the highest token, and
-//! counts of what it accepted and refused.
+//! counts of what it accepted and refused. [`write_while_leading`] is the
+//! leader-only writer that `elect sim` and `elect chaos` run at every node
+//! (in `elect node` with `--write-to`), and [`serve_register`] puts a
+//! register on a UDP socket for real processes to write to, so that the
+//! history checker can count what the resource accepted from a deposed
+//! leader.
 
-use serde::Serialize;
+use crate::leadership::{LeaderView, Role};
+use crate::runtime::Leases;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::watch;
 
 /// A write the register refused: its token is below one it has seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +88,121 @@ impl<V: Clone> FencedRegister<V> {
     /// Writes refused so far: fencing at work.
     pub fn refused(&self) -> u64 {
         self.refused
+    }
+}
+
+/// A write a leader sends to a fenced resource: who writes, with which
+/// token, and the writer's sequence number (its value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Write {
+    /// The writing node.
+    pub node: usize,
+    /// Its fencing token: the lease's token, or the leader's term.
+    pub token: u64,
+    /// The writer's count of writes so far.
+    pub seq: u64,
+}
+
+impl Write {
+    /// The write as a datagram: one JSON object.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// A datagram read as a write, or why it is not one.
+    pub fn decode(datagram: &[u8]) -> Result<Write, serde_json::Error> {
+        serde_json::from_slice(datagram)
+    }
+}
+
+/// What entitles a node's writer to write.
+pub enum Authority {
+    /// A valid lease, checked at the moment of every write; the token is
+    /// the lease's.
+    Lease(Leases),
+    /// The node's own view that it leads (no lease: plain Raft, Bully,
+    /// Ring); the token is the view's term, or 0 for protocols without
+    /// terms, which a register therefore cannot fence.
+    Role(watch::Receiver<LeaderView>),
+}
+
+/// Writes to a resource every `every` while the node may act as leader,
+/// handing each write to `send`. The first write of a leadership goes out
+/// the moment it begins, so that the resource learns the new token as early
+/// as it can.
+/// Returns when the node stops.
+pub async fn write_while_leading(
+    node: usize,
+    authority: Authority,
+    every: Duration,
+    mut send: impl FnMut(Write),
+) {
+    let mut seq = 0;
+    let mut write = |token: u64| {
+        seq += 1;
+        send(Write { node, token, seq });
+    };
+    match authority {
+        Authority::Lease(mut leases) => loop {
+            let Ok(lease) = leases.acquire().await else {
+                return;
+            };
+            // The check is the last thing before the write: a lease is
+            // worth what the clock says at the moment of use.
+            while lease.is_valid() {
+                write(lease.token());
+                tokio::time::sleep(every).await;
+            }
+        },
+        Authority::Role(mut view) => loop {
+            let token = match view.wait_for(|v| v.role == Role::Leader).await {
+                Ok(v) => v.term.unwrap_or(0),
+                Err(_) => return,
+            };
+            write(token);
+            tokio::time::sleep(every).await;
+        },
+    }
+}
+
+/// What a register served on a socket did with one datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// A write, accepted or refused.
+    Write {
+        /// The write.
+        write: Write,
+        /// Whether the register accepted it.
+        accepted: bool,
+    },
+    /// A datagram that is not a write: dropped.
+    Malformed {
+        /// Who sent it.
+        from: SocketAddr,
+    },
+}
+
+/// Serves a [`FencedRegister`] on `socket`: every datagram is a [`Write`],
+/// applied to the register and reported to `report` as it arrives. Runs
+/// until `report` returns false.
+pub async fn serve_register(
+    socket: tokio::net::UdpSocket,
+    mut report: impl FnMut(Arrival) -> bool,
+) -> std::io::Result<()> {
+    let mut register = FencedRegister::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let (n, from) = socket.recv_from(&mut buf).await?;
+        let arrival = match Write::decode(&buf[..n]) {
+            Ok(write) => Arrival::Write {
+                write,
+                accepted: register.write(write.token, write.seq).is_ok(),
+            },
+            Err(_) => Arrival::Malformed { from },
+        };
+        if !report(arrival) {
+            return Ok(());
+        }
     }
 }
 

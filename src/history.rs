@@ -32,6 +32,14 @@ pub enum Occurrence {
     },
     /// The node's lease ended before its time (it stepped down).
     LeaseEnded,
+    /// A write of the node's arrived at the fenced resource, with this
+    /// token, and the resource accepted or refused it.
+    Wrote {
+        /// The token the write carried.
+        token: u64,
+        /// Whether the resource accepted it.
+        accepted: bool,
+    },
 }
 
 impl fmt::Display for Occurrence {
@@ -43,6 +51,11 @@ impl fmt::Display for Occurrence {
                 write!(f, "lease held, token {token}, until {until_ms} ms")
             }
             Occurrence::LeaseEnded => f.write_str("lease ended"),
+            Occurrence::Wrote { token, accepted } => write!(
+                f,
+                "write with token {token} {}",
+                if *accepted { "accepted" } else { "refused" }
+            ),
         }
     }
 }
@@ -130,15 +143,31 @@ pub struct Verdict {
     /// (message loss can cause it too). The majority is of the nodes the
     /// history has seen.
     pub deposed_while_followed: u64,
+    /// Whether the history holds writes to a fenced resource.
+    pub has_writes: bool,
+    /// Writes that reached the resource.
+    pub writes: u64,
+    /// Of them, accepted.
+    pub writes_accepted: u64,
+    /// Of them, refused because a higher token had been written: fencing
+    /// at work.
+    pub writes_refused: u64,
+    /// Writes the resource accepted while a newer leadership was acting:
+    /// another node held a valid lease (runs with leases) or led (runs
+    /// without) with a higher token — or, for protocols without tokens,
+    /// led since later than the writer. Must be 0 with leases.
+    pub stale_writes_accepted: u64,
 }
 
 impl Verdict {
     /// No two leaders in one term, and, with leases, no two valid leases at
-    /// once and no lease with an out-of-order token.
+    /// once, no lease with an out-of-order token and no write accepted from
+    /// a deposed leader.
     pub fn is_safe(&self) -> bool {
         self.safety_violations.is_empty()
             && self.lease_overlap_ms == 0
             && self.stale_lease_tokens == 0
+            && !(self.has_leases && self.stale_writes_accepted > 0)
     }
 }
 
@@ -213,6 +242,14 @@ impl fmt::Display for Verdict {
                 )?;
             }
             write!(f, "lease tokens out of order {}", self.stale_lease_tokens)?;
+        }
+        if self.has_writes {
+            writeln!(f)?;
+            write!(
+                f,
+                "writes to the register {}: {} accepted, {} refused (fencing), {} accepted from a deposed leader",
+                self.writes, self.writes_accepted, self.writes_refused, self.stale_writes_accepted
+            )?;
         }
         Ok(())
     }
@@ -362,6 +399,8 @@ pub fn check(events: &[HistoryEvent], end_ms: u64) -> Verdict {
     };
 
     let mut leases = Leases::default();
+    // When each node's current (or last) leadership began.
+    let mut leading_since: BTreeMap<usize, u64> = BTreeMap::new();
     let mut seen: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     for event in &sorted {
         close_interval(&views, last_ms, event.at_ms, &mut verdict, &mut open_split);
@@ -376,6 +415,33 @@ pub fn check(events: &[HistoryEvent], end_ms: u64) -> Verdict {
                 leases.held(event.node, token, event.at_ms, until_ms);
             }
             Occurrence::LeaseEnded => leases.close(event.node, event.at_ms),
+            Occurrence::Wrote { token, accepted } => {
+                verdict.has_writes = true;
+                verdict.writes += 1;
+                if accepted {
+                    verdict.writes_accepted += 1;
+                    let since = leading_since.get(&event.node).copied().unwrap_or(0);
+                    let newer = if verdict.has_leases {
+                        leases.open.iter().any(|(&n, &(t, _, until))| {
+                            n != event.node && t > token && until > event.at_ms
+                        })
+                    } else {
+                        views.iter().any(|(&n, v)| {
+                            n != event.node
+                                && v.role == Role::Leader
+                                && match v.term {
+                                    Some(term) => term > token,
+                                    None => leading_since.get(&n).is_some_and(|&s| s > since),
+                                }
+                        })
+                    };
+                    if newer {
+                        verdict.stale_writes_accepted += 1;
+                    }
+                } else {
+                    verdict.writes_refused += 1;
+                }
+            }
             Occurrence::View(view) => {
                 if let Some(was) = views.get(&event.node) {
                     let deposed = was.role == Role::Leader
@@ -391,6 +457,11 @@ pub fn check(events: &[HistoryEvent], end_ms: u64) -> Verdict {
                 }
                 seen.insert(event.node);
                 let before = views.insert(event.node, view);
+                let leads_anew = view.role == Role::Leader
+                    && before.is_none_or(|b| b.role != Role::Leader || b.term != view.term);
+                if leads_anew {
+                    leading_since.insert(event.node, event.at_ms);
+                }
                 if starts_election(before, view) {
                     verdict.elections += 1;
                 }
@@ -596,5 +667,66 @@ mod tests {
         assert!(v.has_terms);
         assert_eq!(v.safety_violations.len(), 1, "{v}");
         assert!(v.split_brain.is_empty(), "{v}");
+    }
+
+    fn wrote(token: u64, accepted: bool) -> Occurrence {
+        Occurrence::Wrote { token, accepted }
+    }
+
+    #[test]
+    fn a_write_accepted_while_a_higher_term_leads_is_stale_and_a_refusal_is_fencing() {
+        let events = [
+            at(0, 0, view(Role::Leader, Some(0), Some(1))),
+            at(10, 0, wrote(1, true)),
+            // n0 is cut off and still believes it leads; n1 wins term 2.
+            at(20, 1, view(Role::Leader, Some(1), Some(2))),
+            at(25, 0, wrote(1, true)),
+            at(30, 1, wrote(2, true)),
+            at(35, 0, wrote(1, false)),
+        ];
+        let v = check(&events, 50);
+        assert!(v.has_writes);
+        assert_eq!(
+            (v.writes, v.writes_accepted, v.writes_refused),
+            (4, 3, 1),
+            "{v}"
+        );
+        assert_eq!(v.stale_writes_accepted, 1, "the write at 25 ms: {v}");
+        assert!(
+            v.is_safe(),
+            "without leases a stale write is measured, not a violation"
+        );
+        assert!(
+            v.to_string().contains("1 accepted from a deposed leader"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn with_leases_a_write_accepted_during_a_newer_lease_is_a_violation() {
+        let events = [
+            at(0, 0, lease(1, 100)),
+            at(50, 0, wrote(1, true)),
+            at(150, 1, lease(2, 300)),
+            // A write of n0's, checked before 100 and delayed, arrives
+            // before any of n1's.
+            at(160, 0, wrote(1, true)),
+        ];
+        let v = check(&events, 300);
+        assert_eq!(v.lease_overlap_ms, 0, "{v}");
+        assert_eq!(v.stale_writes_accepted, 1, "{v}");
+        assert!(!v.is_safe());
+    }
+
+    #[test]
+    fn without_tokens_the_later_leader_is_the_newer_one() {
+        let events = [
+            at(0, 0, view(Role::Leader, Some(0), None)),
+            at(10, 1, view(Role::Leader, Some(1), None)),
+            at(20, 0, wrote(0, true)),
+            at(20, 1, wrote(0, true)),
+        ];
+        let v = check(&events, 30);
+        assert_eq!(v.stale_writes_accepted, 1, "n0's write only: {v}");
     }
 }

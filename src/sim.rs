@@ -7,7 +7,15 @@
 //! kept) and splits and heals the network, and each node's timers. tokio's
 //! single-threaded runtime with paused time runs tasks in a fixed order and
 //! advances the clock only when every task waits, so a seed replays exactly.
+//!
+//! Beside its node, each member runs the leader-only writer
+//! ([`crate::fencing::write_while_leading`]) against one fenced register
+//! that every run shares; its writes travel with the same loss and delay as
+//! the nodes' messages (drawn from a generator of their own, so that the
+//! writes do not change the nodes' luck), and the history records what the
+//! register accepted and refused.
 
+use crate::fencing::{self, Authority, FencedRegister};
 use crate::history::{self, HistoryEvent, Occurrence, Verdict};
 use crate::nemesis::{Action, Nemesis, NemesisConfig};
 use crate::protocols::raft::RaftOptions;
@@ -53,11 +61,14 @@ pub struct SimConfig {
     pub timeouts: Timeouts,
     /// Raft's switches at every node.
     pub raft: RaftOptions,
+    /// How often a leader writes to the fenced register; `None`: no
+    /// writers.
+    pub write_every: Option<Duration>,
 }
 
 impl SimConfig {
     /// A harsh default: 10 % loss, 5 % duplication, 0–20 ms delay, crashes
-    /// and partitions, 20 virtual seconds.
+    /// and partitions, 20 virtual seconds, a leader's write every 50 ms.
     pub fn new(protocol: ProtocolKind, nodes: usize, seed: u64) -> SimConfig {
         SimConfig {
             protocol,
@@ -71,6 +82,7 @@ impl SimConfig {
             partitions: true,
             timeouts: Timeouts::default(),
             raft: RaftOptions::default(),
+            write_every: Some(Duration::from_millis(50)),
         }
     }
 }
@@ -181,8 +193,17 @@ fn run_protocol<P: Protocol>(config: &SimConfig) -> Result<SimRun, String> {
     runtime.block_on(simulate::<P>(config.clone()))
 }
 
+/// The fenced register every writer of a run writes to, and the randomness
+/// of the writes' way there.
+struct Resource {
+    register: FencedRegister<u64>,
+    rng: StdRng,
+}
+
 struct SimNode {
     handle: Option<NodeHandle>,
+    /// The node's leader-only writer, stopped with the node.
+    writer: Option<tokio::task::JoinHandle<()>>,
     slot: MemorySlot,
     /// Incarnations so far: each restart gets fresh timer randomness.
     starts: u64,
@@ -207,6 +228,7 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
     let mut nodes: Vec<SimNode> = (0..config.nodes)
         .map(|_| SimNode {
             handle: None,
+            writer: None,
             slot: Arc::new(Mutex::new(None)),
             starts: 0,
         })
@@ -218,6 +240,11 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
         origin,
     );
     let mut log = Vec::new();
+    let resource = Arc::new(Mutex::new(Resource {
+        register: FencedRegister::new(),
+        rng: StdRng::seed_from_u64(config.seed ^ 0x00f0_e0ce_d0ee),
+    }));
+    let write_faults = net.lock().map(|n| n.faults.clone()).unwrap_or_default();
 
     let start_node = |i: usize, node: &mut SimNode| -> Result<(), String> {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -270,6 +297,47 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
                 });
             }
         });
+        if let Some(every) = config.write_every {
+            let authority = if config.raft.lease.is_some() {
+                Authority::Lease(handle.leases())
+            } else {
+                Authority::Role(handle.leadership())
+            };
+            let resource = Arc::clone(&resource);
+            let faults = write_faults.clone();
+            let events = events_tx.clone();
+            node.writer = Some(tokio::spawn(fencing::write_while_leading(
+                i,
+                authority,
+                every,
+                move |write| {
+                    let delays = match resource.lock() {
+                        Ok(mut r) => match faults.plan(false, &mut r.rng) {
+                            Fate::Sent(delays) => delays,
+                            _ => return,
+                        },
+                        Err(_) => return,
+                    };
+                    for delay in delays {
+                        let resource = Arc::clone(&resource);
+                        let events = events.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let Ok(mut r) = resource.lock() else { return };
+                            let accepted = r.register.write(write.token, write.seq).is_ok();
+                            let _ = events.send(HistoryEvent {
+                                at_ms: clock.now_ms(),
+                                node: write.node,
+                                what: Occurrence::Wrote {
+                                    token: write.token,
+                                    accepted,
+                                },
+                            });
+                        });
+                    }
+                },
+            )));
+        }
         node.handle = Some(handle);
         node.starts += 1;
         Ok(())
@@ -306,6 +374,9 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
         let up: Vec<bool> = nodes.iter().map(|n| n.handle.is_some()).collect();
         match nemesis.fault(now, &up, None) {
             Some(Action::Crash(victim) | Action::Freeze(victim)) => {
+                if let Some(writer) = nodes[victim].writer.take() {
+                    writer.abort();
+                }
                 if let Some(handle) = nodes[victim].handle.take() {
                     if let Ok(mut n) = net.lock() {
                         n.up[victim] = false;
@@ -334,6 +405,9 @@ async fn simulate<P: Protocol>(config: SimConfig) -> Result<SimRun, String> {
     }
     let end_ms = clock.now_ms();
     for node in nodes.iter_mut() {
+        if let Some(writer) = node.writer.take() {
+            writer.abort();
+        }
         if let Some(handle) = node.handle.take() {
             let _ = handle.shutdown().await;
         }

@@ -1,14 +1,17 @@
 //! The leader lease on running code: a guard that reads the clock at the
 //! moment of use, `elect status` showing the token and the lease left, and a
 //! leader frozen by SIGSTOP that knows its lease lapsed the moment it
-//! resumes — before it hears of the term that replaced it.
+//! resumes — before it hears of the term that replaced it; and leader-only
+//! writers whose fenced register never accepts a deposed leader's write
+//! while the lease is on.
 
 mod support;
 
 use elect::leadership::Role;
 use elect::protocols::raft::{LeaseConfig, Raft, RaftOptions};
-use elect::protocols::Timeouts;
+use elect::protocols::{ProtocolKind, Timeouts};
 use elect::runtime::{self, NodeConfig, NodeHandle};
+use elect::sim::{self, SimConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::{TestCluster, TEST_TIMING};
@@ -25,6 +28,50 @@ fn lease_options() -> RaftOptions {
             drift_ppm: 50_000,
         }),
     }
+}
+
+/// Sums the writes of simulated runs over `seeds`: (writes, refused, stale
+/// accepted, runs with lease overlap).
+fn simulated_writes(protocol: ProtocolKind, raft: RaftOptions) -> (u64, u64, u64, u64) {
+    (0..200).fold((0, 0, 0, 0), |(w, r, s, o), seed| {
+        let config = SimConfig {
+            raft: raft.clone(),
+            ..SimConfig::new(protocol, 5, seed)
+        };
+        let v = sim::run(&config).expect("simulate").verdict;
+        (
+            w + v.writes,
+            r + v.writes_refused,
+            s + v.stale_writes_accepted,
+            o + u64::from(v.lease_overlap_ms > 0),
+        )
+    })
+}
+
+/// The fenced register at work, on the nemesis of `elect sim` (crashes,
+/// partitions, loss, delay): leaders that write only while their lease is
+/// valid never have a write accepted while a newer leadership acts; plain
+/// Raft's deposed leaders do, and the register refuses the later ones; Bully
+/// has no token, so the register refuses nothing and accepts them all.
+/// (Writers that ignore the lease's lapse fail the first assertion.)
+#[test]
+fn only_writes_under_a_valid_lease_keep_a_deposed_leader_out_of_the_register() {
+    let (writes, _, stale, overlap) = simulated_writes(ProtocolKind::Raft, lease_options());
+    assert!(writes > 10_000, "the leaders wrote: {writes}");
+    assert_eq!((stale, overlap), (0, 0), "with the lease");
+
+    let (writes, refused, stale, _) = simulated_writes(ProtocolKind::Raft, RaftOptions::default());
+    assert!(writes > 10_000);
+    assert!(
+        refused > 0 && stale > 0,
+        "plain Raft: {refused} refused, {stale} stale"
+    );
+
+    let (_, refused, stale, _) = simulated_writes(ProtocolKind::Bully, RaftOptions::default());
+    assert!(
+        refused == 0 && stale > 0,
+        "Bully: {refused} refused, {stale} stale"
+    );
 }
 
 /// The guard answers from the clock, not from what the node has handled:

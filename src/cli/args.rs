@@ -290,6 +290,25 @@ impl RaftArgs {
     }
 }
 
+/// The leader-only writers of `elect sim` and `elect chaos`: every node
+/// writes to one fenced register while it may act as leader (with a valid
+/// lease when the lease is on, else while it believes it leads), and the
+/// history counts what the register accepted and refused.
+#[derive(Args, Clone, Debug)]
+pub struct WriterArgs {
+    /// How often a leader writes to the fenced register, in milliseconds
+    /// (0: no writers).
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub write_every_ms: u64,
+}
+
+impl WriterArgs {
+    /// The period, or `None` for no writers.
+    pub fn every(&self) -> Option<Duration> {
+        (self.write_every_ms > 0).then(|| Duration::from_millis(self.write_every_ms))
+    }
+}
+
 fn at_least_1(flag: &'static str, ms: u64) -> Result<Duration, ArgError> {
     if ms == 0 {
         return Err(ArgError::Zero { flag });

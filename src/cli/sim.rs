@@ -1,7 +1,7 @@
 //! `elect sim`: many seeded runs of the deterministic simulation, each
 //! checked by the history checker.
 
-use super::args::{delay_ms, ArgError, RaftArgs};
+use super::args::{delay_ms, ArgError, RaftArgs, WriterArgs};
 use super::Failure;
 use crate::protocols::ProtocolKind;
 use crate::sim::{self, SimConfig, SimRun};
@@ -45,6 +45,8 @@ pub struct SimArgs {
     pub no_partitions: bool,
     #[command(flatten)]
     pub raft: RaftArgs,
+    #[command(flatten)]
+    pub writers: WriterArgs,
     /// Print every event of every run (use with --runs 1 to replay a seed).
     #[arg(long)]
     pub show: bool,
@@ -82,6 +84,15 @@ struct SimSummary {
     pub lease_violation_seeds: Vec<u64>,
     /// Leaders a majority still followed, deposed by a higher term.
     pub deposed_while_followed: u64,
+    /// Writes of the leader-only writers that reached the fenced register.
+    pub writes: u64,
+    pub writes_accepted: u64,
+    /// Refused for a token below one the register had seen: fencing at work.
+    pub writes_refused: u64,
+    /// Accepted while a newer leadership was acting (must be 0 with leases).
+    pub stale_writes_accepted: u64,
+    /// Seeds of runs with a write accepted from a deposed leader.
+    pub stale_write_seeds: Vec<u64>,
     pub wall_seconds: f64,
     /// The two totals in whole milliseconds while runs finish in any order
     /// (so that the seconds above do not depend on the order of addition).
@@ -116,6 +127,7 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
         crashes: !args.no_crashes,
         partitions: !args.no_partitions,
         raft: args.raft.for_fleet(args.protocol, None)?,
+        write_every: args.writers.every(),
         ..SimConfig::new(args.protocol, args.nodes, args.seed)
     };
     let started = Instant::now();
@@ -173,6 +185,7 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
     summary.no_leader_seconds = summary.no_leader_ms as f64 / 1000.0;
     summary.unsafe_seeds.sort();
     summary.lease_violation_seeds.sort();
+    summary.stale_write_seeds.sort();
     if args.json {
         println!(
             "{}",
@@ -181,7 +194,10 @@ pub fn sim(args: SimArgs) -> Result<bool, Failure> {
     } else {
         print_summary(&summary);
     }
-    Ok(summary.unsafe_seeds.is_empty() && summary.lease_violation_seeds.is_empty())
+    let stale_with_lease = summary.has_leases && !summary.stale_write_seeds.is_empty();
+    Ok(summary.unsafe_seeds.is_empty()
+        && summary.lease_violation_seeds.is_empty()
+        && !stale_with_lease)
 }
 
 fn record(summary: &Mutex<SimSummary>, run: &SimRun, show: bool) {
@@ -221,6 +237,13 @@ fn record(summary: &Mutex<SimSummary>, run: &SimRun, show: bool) {
     s.stale_lease_tokens += v.stale_lease_tokens;
     if v.lease_overlap_ms > 0 || v.stale_lease_tokens > 0 {
         s.lease_violation_seeds.push(run.seed);
+    }
+    s.writes += v.writes;
+    s.writes_accepted += v.writes_accepted;
+    s.writes_refused += v.writes_refused;
+    s.stale_writes_accepted += v.stale_writes_accepted;
+    if v.stale_writes_accepted > 0 {
+        s.stale_write_seeds.push(run.seed);
     }
 }
 
@@ -278,5 +301,20 @@ fn print_summary(s: &SimSummary) {
             }
         );
         println!("  lease tokens out of order {}", s.stale_lease_tokens);
+    }
+    if s.writes > 0 {
+        println!(
+            "  writes to the register  {}: {} accepted, {} refused (fencing)",
+            s.writes, s.writes_accepted, s.writes_refused
+        );
+        println!(
+            "  accepted from a deposed leader {} in {} runs{}",
+            s.stale_writes_accepted,
+            s.stale_write_seeds.len(),
+            match s.stale_write_seeds.first() {
+                Some(seed) => format!(" (e.g. seed {seed})"),
+                None => String::new(),
+            }
+        );
     }
 }
