@@ -533,6 +533,12 @@ impl Fleet {
             .join("  ")
     }
 
+    /// Adds what the fleet's nodes did outside the fleet's sight to the
+    /// history: a write arriving at a resource they write to.
+    pub fn record(&mut self, event: HistoryEvent) {
+        self.history.push(event);
+    }
+
     /// The history checker's verdict on everything seen so far.
     pub fn verdict(&self) -> Verdict {
         history::check(&self.history, Clock::Wall.now_ms())

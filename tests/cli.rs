@@ -146,6 +146,28 @@ fn bad_flags_get_one_line_and_exit_two() {
             "--drift",
             "0.6",
         ],
+        vec![
+            "node",
+            "--protocol",
+            "raft",
+            "--id",
+            "0",
+            "--peers",
+            "127.0.0.1:9",
+            "--write-every-ms",
+            "20",
+        ],
+        vec![
+            "node",
+            "--protocol",
+            "raft",
+            "--id",
+            "0",
+            "--peers",
+            "127.0.0.1:9",
+            "--write-to",
+            "register",
+        ],
     ] {
         let out = elect(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

@@ -347,8 +347,12 @@ fn a_key_file_readable_by_others_is_refused() {
     assert!(err.contains("chmod 600"), "{err}");
 }
 
+/// Real processes under the nemesis, with CheckQuorum and the lease on and
+/// the leader-only writers writing to chaos' fenced register: no two terms'
+/// leaders at once, no lease overlap, and no write accepted from a deposed
+/// leader.
 #[test]
-fn a_short_chaos_run_keeps_raft_safe() {
+fn a_short_chaos_run_keeps_raft_safe_and_its_writes_fenced() {
     let base = 30000 + (std::process::id() % 10000) as u16;
     let out = elect(&[
         "chaos",
@@ -368,6 +372,9 @@ fn a_short_chaos_run_keeps_raft_safe() {
         "50",
         "--election-timeout-ms",
         "300..600",
+        "--check-quorum",
+        "--lease-ms",
+        "150",
         "--json",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -388,6 +395,10 @@ fn a_short_chaos_run_keeps_raft_safe() {
         doc["verdict"]["elections"].as_u64().unwrap_or(0) >= 1,
         "{doc}"
     );
+    let verdict = &doc["verdict"];
+    assert!(verdict["writes"].as_u64().unwrap_or(0) > 0, "{doc}");
+    assert_eq!(verdict["lease_overlap_ms"].as_u64(), Some(0), "{doc}");
+    assert_eq!(verdict["stale_writes_accepted"].as_u64(), Some(0), "{doc}");
 }
 
 #[test]

@@ -4,10 +4,13 @@
 //! checker's verdict.
 
 use super::args::{
-    faults, loopback_peers, seconds, shutdown_signal, LogFormat, RaftArgs, TimingArgs, LONGEST,
+    faults, loopback_peers, seconds, shutdown_signal, LogFormat, RaftArgs, TimingArgs, WriterArgs,
+    LONGEST,
 };
 use super::Failure;
+use crate::fencing::{self, Arrival};
 use crate::fleet::{Fleet, FleetEvent, FleetOptions};
+use crate::history::{HistoryEvent, Occurrence};
 use crate::nemesis::{Action, Nemesis, NemesisConfig};
 use crate::protocols::ProtocolKind;
 use crate::runtime::faults::FaultCommand;
@@ -47,6 +50,8 @@ pub struct ChaosArgs {
     pub timing: TimingArgs,
     #[command(flatten)]
     pub raft: RaftArgs,
+    #[command(flatten)]
+    pub writers: WriterArgs,
     /// Shared cluster key for the nodes (and for the nemesis' admin requests).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
@@ -70,25 +75,60 @@ pub fn chaos(args: ChaosArgs) -> Result<bool, Failure> {
     let every = seconds("--every", args.every)?;
     let peers = loopback_peers(args.nodes, args.base_port)?;
     let timeouts = args.timing.given()?;
+    // The fenced register the leaders write to listens beside the nodes.
+    let register = match args.writers.every() {
+        Some(every) => {
+            let socket = std::net::UdpSocket::bind(("127.0.0.1", 0))
+                .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                .map_err(|e| {
+                    Failure::Internal(format!("cannot bind the register's socket: {e}"))
+                })?;
+            Some((socket, every))
+        }
+        None => None,
+    };
+    let mut extra_args = Vec::new();
+    if let Some((socket, every)) = &register {
+        let addr = socket
+            .local_addr()
+            .map_err(|e| Failure::Internal(format!("the register's socket: {e}")))?;
+        extra_args.extend([
+            "--write-to".to_string(),
+            addr.to_string(),
+            "--write-every-ms".into(),
+            every.as_millis().to_string(),
+        ]);
+    }
     let options = FleetOptions {
         timeouts: timeouts.clone(),
         raft: args.raft.for_fleet(args.protocol, timeouts.as_ref())?,
         faults: Some(faults(&args.faults)?),
         key_file: args.key_file.clone(),
+        extra_args,
         ..FleetOptions::new(args.protocol, peers)
     };
     let fleet = Fleet::new(options)?;
     super::init_logging(LogFormat::Text);
     let runtime = super::runtime()?;
-    runtime.block_on(run(args, fleet, duration, every))
+    runtime.block_on(run(args, fleet, register.map(|(s, _)| s), duration, every))
 }
 
 async fn run(
     args: ChaosArgs,
     mut fleet: Fleet,
+    register: Option<std::net::UdpSocket>,
     duration: Duration,
     every: Duration,
 ) -> Result<bool, Failure> {
+    let (arrivals_tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel();
+    if let Some(socket) = register {
+        let socket = tokio::net::UdpSocket::from_std(socket)
+            .map_err(|e| Failure::Internal(format!("the register's socket: {e}")))?;
+        tokio::spawn(fencing::serve_register(socket, move |arrival| {
+            arrivals_tx.send(arrival).is_ok()
+        }));
+    }
+    let mut malformed = 0u64;
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -118,6 +158,21 @@ async fn run(
     loop {
         let event = tokio::select! {
             _ = &mut stop => break,
+            Some(arrival) = arrivals.recv() => {
+                match arrival {
+                    // The write is stamped as it is read: on this machine's
+                    // wall clock, the clock of the nodes' events.
+                    Arrival::Write { write, accepted } if write.node < fleet.size() => {
+                        fleet.record(HistoryEvent {
+                            at_ms: crate::runtime::Clock::Wall.now_ms(),
+                            node: write.node,
+                            what: Occurrence::Wrote { token: write.token, accepted },
+                        });
+                    }
+                    _ => malformed += 1,
+                }
+                continue;
+            }
             event = fleet.next(Some(nemesis.wake().min(end))) => event,
         };
         if let Some(FleetEvent::Exited {
@@ -157,6 +212,7 @@ async fn run(
                 "nemesis_seed": seed,
                 "nemesis_actions": actions,
                 "faults": args.faults,
+                "malformed_writes": malformed,
                 "verdict": verdict,
             })
         );
@@ -167,6 +223,9 @@ async fn run(
         );
         for line in verdict.to_string().lines() {
             println!("  {line}");
+        }
+        if malformed > 0 {
+            println!("  datagrams to the register that were not writes {malformed} (dropped)");
         }
     }
     Ok(verdict.is_safe())

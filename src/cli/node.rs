@@ -2,13 +2,16 @@
 
 use super::args::{self, LogFormat, RaftArgs, TimingArgs};
 use super::Failure;
+use crate::fencing::{self, Authority};
 use crate::protocols::{Protocol, ProtocolKind};
 use crate::runtime::auth::Key;
 use crate::runtime::faults::FaultSpec;
 use crate::runtime::{self, LeadershipEvent, LeaseChange, NodeConfig, StartError};
 use clap::Args;
 use serde::Deserialize;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The flags of `elect node`.
 #[derive(Args, Debug, Default)]
@@ -51,6 +54,15 @@ pub struct NodeArgs {
     /// file must not be readable by group or others.
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// Run a leader-only writer beside the node: while the node may act as
+    /// leader (with a valid lease when --lease-ms is on, else while it
+    /// believes it leads) it sends a write with its fencing token to the
+    /// fenced register at this IP:PORT (as `elect chaos` runs one).
+    #[arg(long, value_name = "ADDR")]
+    pub write_to: Option<String>,
+    /// With --write-to: milliseconds between writes [default: 50].
+    #[arg(long, value_name = "MS")]
+    pub write_every_ms: Option<u64>,
 }
 
 /// The same settings as a TOML file.
@@ -75,6 +87,8 @@ struct NodeFile {
     seed: Option<u64>,
     faults: Option<String>,
     key_file: Option<PathBuf>,
+    write_to: Option<String>,
+    write_every_ms: Option<u64>,
 }
 
 /// A fully resolved node command.
@@ -82,6 +96,8 @@ struct NodeSettings {
     protocol: ProtocolKind,
     config: NodeConfig,
     log_format: LogFormat,
+    /// The fenced register to write to as leader, and how often.
+    writer: Option<(SocketAddr, Duration)>,
 }
 
 impl NodeArgs {
@@ -142,6 +158,28 @@ impl NodeArgs {
             Some(path) => Some(Key::load(&path).map_err(Failure::Usage)?),
             None => None,
         };
+        let every = self.write_every_ms.or(file.write_every_ms);
+        let writer = match (self.write_to.or(file.write_to), every) {
+            (None, Some(_)) => {
+                return Err(Failure::Usage(
+                    "--write-every-ms paces the writer: give --write-to too".into(),
+                ))
+            }
+            (None, None) => None,
+            (Some(addr), every) => {
+                let addr = args::parse_addrs("--write-to", &[addr])?[0];
+                let every = match every.unwrap_or(50) {
+                    0 => {
+                        return Err(args::ArgError::Zero {
+                            flag: "--write-every-ms",
+                        }
+                        .into())
+                    }
+                    ms => Duration::from_millis(ms),
+                };
+                Some((addr, every))
+            }
+        };
         let config = NodeConfig {
             id,
             peers,
@@ -167,6 +205,7 @@ impl NodeArgs {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
+            writer,
         })
     }
 }
@@ -189,6 +228,7 @@ pub fn node(args: NodeArgs) -> Result<bool, Failure> {
 
 async fn run_node<P: Protocol>(settings: NodeSettings) -> Result<bool, Failure> {
     let format = settings.log_format;
+    let leases_on = settings.config.raft.lease.is_some();
     let node = runtime::start::<P>(settings.config)
         .await
         .map_err(|e| match e {
@@ -196,6 +236,32 @@ async fn run_node<P: Protocol>(settings: NodeSettings) -> Result<bool, Failure> 
                 Failure::Usage(e.to_string())
             }
         })?;
+    if let Some((register, every)) = settings.writer {
+        let authority = if leases_on {
+            Authority::Lease(node.leases())
+        } else {
+            Authority::Role(node.leadership())
+        };
+        let local: SocketAddr = if register.is_ipv4() {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = tokio::net::UdpSocket::bind(local)
+            .await
+            .map_err(|e| Failure::Internal(format!("cannot bind the writer's socket: {e}")))?;
+        tokio::spawn(fencing::write_while_leading(
+            node.id(),
+            authority,
+            every,
+            move |write| {
+                // A full socket buffer loses the write, as the network may.
+                if let Err(e) = socket.try_send_to(&write.encode(), register) {
+                    tracing::debug!(error = %e, "write to {register} not sent");
+                }
+            },
+        ));
+    }
     let mut events = node.events();
     print_event(
         &LeadershipEvent::now(node.id(), *node.leadership().borrow()),
