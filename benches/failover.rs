@@ -3,9 +3,12 @@
 //!
 //!     cargo bench --bench failover -- [ROUNDS] [SYSTEMS] [VARIANTS]
 //!
-//! SYSTEMS is a comma-separated subset of `etcd,zookeeper,raft,bully,ring`
-//! (default: all; etcd and ZooKeeper are skipped with a note if they are not
-//! installed), VARIANTS a subset of `kill,stop` (default both). Each round:
+//! SYSTEMS is a comma-separated subset of `etcd,etcd-prevote,zookeeper,raft,
+//! raft-prevote,raft-checkquorum,raft-lease,bully,ring` (default: all; etcd
+//! and ZooKeeper are skipped with a note if they are not installed), VARIANTS
+//! a subset of `kill,stop` (default both). For `elect` it also counts the
+//! protocol messages the survivors sent from the signal to agreement, and
+//! with the lease on, the time until the new leader's lease is usable. Each round:
 //! wait until all members agree on a leader (twice, 500 ms apart); SIGKILL
 //! (or SIGSTOP) the leader; poll the survivors through each system's own
 //! status interface until they agree on a new leader; then restart the killed
@@ -76,6 +79,16 @@ trait System {
     }
     /// Settings, for the table.
     fn settings(&self) -> String;
+    /// Protocol messages the members in `who` have sent so far, if the
+    /// system counts them.
+    fn messages_sent(&mut self, _who: &[usize]) -> Option<u64> {
+        None
+    }
+    /// Whether member `i` holds a usable lease as leader now; `None` if the
+    /// system has no lease to ask about.
+    fn lease_usable(&mut self, _i: usize) -> Option<bool> {
+        None
+    }
 }
 
 fn reap(child: &mut Option<Child>) {
@@ -99,43 +112,84 @@ fn free_tcp_ports(n: usize) -> Vec<u16> {
 // ---------------------------------------------------------------- elect
 
 struct Elect {
+    name: &'static str,
     cluster: TestCluster,
+    flags: Vec<String>,
     rt: tokio::runtime::Handle,
     cluster_id: u64,
 }
 
+/// The lease of the `raft-lease` rows: 300 ms, within the default drift
+/// bound ε = 0.05 of a 500 ms minimum election timeout.
+const LEASE_MS: u64 = 300;
+
 impl Elect {
-    fn start(protocol: &'static str, rt: tokio::runtime::Handle) -> Elect {
-        let cluster = TestCluster::start_with(protocol, MEMBERS, TIMING);
+    /// `name` is one of raft, raft-prevote, raft-checkquorum, raft-lease,
+    /// bully, ring.
+    fn start(name: &'static str, rt: tokio::runtime::Handle) -> Elect {
+        let lease = LEASE_MS.to_string();
+        let (protocol, flags): (&'static str, Vec<&str>) = match name {
+            "raft-prevote" => ("raft", vec!["--pre-vote"]),
+            "raft-checkquorum" => ("raft", vec!["--check-quorum"]),
+            "raft-lease" => ("raft", vec!["--check-quorum", "--lease-ms", &lease]),
+            "bully" => ("bully", vec![]),
+            "ring" => ("ring", vec![]),
+            _ => ("raft", vec![]),
+        };
+        let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        let cluster = TestCluster::start_with_flags(protocol, MEMBERS, TIMING, flags.clone());
         for pid in cluster.pids() {
             register(pid);
         }
         Elect {
+            name,
             cluster,
+            flags,
             rt,
             cluster_id: wire::cluster_id("elect"),
         }
+    }
+
+    fn statuses(&mut self, who: &[usize]) -> Option<Vec<elect::runtime::admin::StatusReport>> {
+        let addrs: Vec<SocketAddr> = who.iter().map(|&i| self.cluster.addrs[i]).collect();
+        let id = self.cluster_id;
+        self.rt.block_on(async move {
+            let mut reports = Vec::new();
+            for a in addrs {
+                reports.push(query_status(a, id, Duration::from_millis(300)).await.ok()?);
+            }
+            Some(reports)
+        })
     }
 }
 
 impl System for Elect {
     fn name(&self) -> &'static str {
-        self.cluster.protocol
+        self.name
     }
 
     fn agreed(&mut self, who: &[usize]) -> Option<usize> {
-        let addrs: Vec<SocketAddr> = who.iter().map(|&i| self.cluster.addrs[i]).collect();
-        let id = self.cluster_id;
         // A sweep stops at the first member that does not answer.
-        let views = self.rt.block_on(async move {
-            let mut views = Vec::new();
-            for a in addrs {
-                let report = query_status(a, id, Duration::from_millis(300)).await;
-                views.push(Some(report.ok()?.view));
-            }
-            Some(views)
-        })?;
+        let views = self.statuses(who)?.into_iter().map(|r| Some(r.view));
         leadership::agreed_leader(who.iter().copied().zip(views))
+    }
+
+    fn messages_sent(&mut self, who: &[usize]) -> Option<u64> {
+        let reports = self.statuses(who)?;
+        Some(
+            reports
+                .iter()
+                .map(|r| r.counters.sent.values().sum::<u64>())
+                .sum(),
+        )
+    }
+
+    fn lease_usable(&mut self, i: usize) -> Option<bool> {
+        if !self.flags.iter().any(|f| f == "--lease-ms") {
+            return None;
+        }
+        let report = self.statuses(&[i])?.pop()?;
+        Some(report.lease.is_some_and(|l| l.remaining_ms > 0))
     }
 
     fn pid(&self, i: usize) -> Option<u32> {
@@ -165,10 +219,14 @@ impl System for Elect {
     }
 
     fn settings(&self) -> String {
-        format!(
+        let mut settings = format!(
             "heartbeat {} ms, election timeout {}–{} ms, reply {} ms",
             TIMING.heartbeat_ms, TIMING.election_ms.0, TIMING.election_ms.1, TIMING.reply_ms
-        )
+        );
+        if !self.flags.is_empty() {
+            settings.push_str(&format!(", {}", self.flags.join(" ")));
+        }
+        settings
     }
 }
 
@@ -245,6 +303,8 @@ impl HttpConn {
 }
 
 struct Etcd {
+    /// `--pre-vote` (etcd 3.4's default is off).
+    pre_vote: bool,
     dir: tempfile::TempDir,
     client: Vec<u16>,
     peer: Vec<u16>,
@@ -263,9 +323,10 @@ fn json_u64(v: &serde_json::Value) -> Option<u64> {
 }
 
 impl Etcd {
-    fn start() -> Etcd {
+    fn start(pre_vote: bool) -> Etcd {
         let ports = free_tcp_ports(2 * MEMBERS);
         let mut e = Etcd {
+            pre_vote,
             dir: tempfile::tempdir().expect("tempdir for etcd"),
             client: ports[..MEMBERS].to_vec(),
             peer: ports[MEMBERS..].to_vec(),
@@ -302,7 +363,11 @@ impl Etcd {
 
 impl System for Etcd {
     fn name(&self) -> &'static str {
-        "etcd"
+        if self.pre_vote {
+            "etcd-prevote"
+        } else {
+            "etcd"
+        }
     }
 
     fn agreed(&mut self, who: &[usize]) -> Option<usize> {
@@ -365,6 +430,7 @@ impl System for Etcd {
                 &format!("--election-timeout={ETCD_ELECTION_MS}"),
                 "--logger=zap",
                 "--log-level=warn",
+                &format!("--pre-vote={}", self.pre_vote),
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -376,7 +442,10 @@ impl System for Etcd {
     }
 
     fn settings(&self) -> String {
-        format!("--heartbeat-interval={ETCD_HEARTBEAT_MS} --election-timeout={ETCD_ELECTION_MS}")
+        format!(
+            "--heartbeat-interval={ETCD_HEARTBEAT_MS} --election-timeout={ETCD_ELECTION_MS}{}",
+            if self.pre_vote { " --pre-vote" } else { "" }
+        )
     }
 }
 
@@ -557,6 +626,12 @@ fn wait_stable(sys: &mut dyn System, within: Duration) -> Option<usize> {
 
 struct Outcome {
     times_ms: Vec<f64>,
+    /// Per round: protocol messages the survivors sent from the signal to
+    /// agreement (systems that count them).
+    messages: Vec<f64>,
+    /// Per round: from the signal until the new leader's lease is usable
+    /// (systems with a lease).
+    lease_ms: Vec<f64>,
     failed: usize,
     /// Median time of one sweep over the survivors.
     sweep_ms: f64,
@@ -564,6 +639,8 @@ struct Outcome {
 
 fn run_rounds(sys: &mut dyn System, variant: Variant, rounds: usize) -> Outcome {
     let mut times_ms = Vec::new();
+    let mut messages = Vec::new();
+    let mut lease_ms = Vec::new();
     let mut sweeps = Vec::new();
     let mut failed = 0;
     let name = sys.name();
@@ -577,21 +654,39 @@ fn run_rounds(sys: &mut dyn System, variant: Variant, rounds: usize) -> Outcome 
             continue;
         };
         let survivors: Vec<usize> = (0..MEMBERS).filter(|&i| i != leader).collect();
+        let sent_before = sys.messages_sent(&survivors);
         let t0 = Instant::now();
         match variant {
             Variant::Kill => sys.kill(leader),
             Variant::Stop => sys.freeze(leader),
         }
         let mut done = None;
+        let mut new_leader = None;
         while t0.elapsed() < GIVE_UP {
             let s = Instant::now();
             let agreed = sys.agreed(&survivors);
             sweeps.push(ms(s.elapsed()));
             if agreed.is_some() {
                 done = Some(t0.elapsed());
+                new_leader = agreed;
                 break;
             }
             std::thread::sleep(POLL);
+        }
+        if let (Some(before), Some(after)) = (sent_before, sys.messages_sent(&survivors)) {
+            messages.push(after.saturating_sub(before) as f64);
+        }
+        if let Some(l) = new_leader {
+            while t0.elapsed() < GIVE_UP {
+                match sys.lease_usable(l) {
+                    Some(true) => {
+                        lease_ms.push(ms(t0.elapsed()));
+                        break;
+                    }
+                    Some(false) => std::thread::sleep(Duration::from_millis(1)),
+                    None => break,
+                }
+            }
         }
         match done {
             Some(d) => {
@@ -620,6 +715,8 @@ fn run_rounds(sys: &mut dyn System, variant: Variant, rounds: usize) -> Outcome 
     sweeps.sort_by(|a, b| a.total_cmp(b));
     Outcome {
         times_ms,
+        messages,
+        lease_ms,
         failed,
         sweep_ms: if sweeps.is_empty() {
             0.0
@@ -642,7 +739,17 @@ fn main() {
     let rt = common::runtime(2);
     let args = common::args();
     let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
-    let all = ["etcd", "zookeeper", "raft", "bully", "ring"];
+    let all = [
+        "etcd",
+        "etcd-prevote",
+        "zookeeper",
+        "raft",
+        "raft-prevote",
+        "raft-checkquorum",
+        "raft-lease",
+        "bully",
+        "ring",
+    ];
     let systems: Vec<&'static str> = match args.get(1) {
         Some(list) if list != "all" => all
             .into_iter()
@@ -662,11 +769,12 @@ fn main() {
     };
     let started_at = common::machine();
     let mut csv = String::from("system,variant,round,failover_ms\n");
+    let mut extra_csv = String::from("system,variant,round,messages,lease_usable_ms\n");
     let mut results: Vec<(&'static str, Variant, String, Outcome)> = Vec::new();
     let mut notes = Vec::new();
     for &name in &systems {
         let mut sys: Box<dyn System> = match name {
-            "etcd" if !etcd_installed() => {
+            "etcd" | "etcd-prevote" if !etcd_installed() => {
                 notes.push(
                     "etcd is not installed (apt-get install etcd-server etcd-client): skipped"
                         .to_string(),
@@ -679,22 +787,26 @@ fn main() {
                 );
                 continue;
             }
-            "etcd" => Box::new(Etcd::start()),
+            "etcd" => Box::new(Etcd::start(false)),
+            "etcd-prevote" => Box::new(Etcd::start(true)),
             "zookeeper" => Box::new(ZooKeeper::start()),
-            p => Box::new(Elect::start(
-                match p {
-                    "raft" => "raft",
-                    "bully" => "bully",
-                    _ => "ring",
-                },
-                rt.handle().clone(),
-            )),
+            p => Box::new(Elect::start(p, rt.handle().clone())),
         };
         eprintln!("{name}: started; load average {}", common::load_average());
         for &v in &variants {
             let out = run_rounds(sys.as_mut(), v, rounds);
             for (i, t) in out.times_ms.iter().enumerate() {
                 csv.push_str(&format!("{name},{},{},{t:.1}\n", v.name(), i + 1));
+            }
+            for i in 0..out.messages.len().max(out.lease_ms.len()) {
+                let cell = |xs: &[f64]| xs.get(i).map_or(String::new(), |x| format!("{x:.0}"));
+                extra_csv.push_str(&format!(
+                    "{name},{},{},{},{}\n",
+                    v.name(),
+                    i + 1,
+                    cell(&out.messages),
+                    cell(&out.lease_ms)
+                ));
             }
             results.push((name, v, sys.settings(), out));
         }
@@ -747,7 +859,20 @@ fn main() {
             };
             let display = match *name {
                 "etcd" | "zookeeper" => name.to_string(),
+                "etcd-prevote" => "etcd +PreVote".into(),
+                "raft-prevote" => "elect raft +PreVote".into(),
+                "raft-checkquorum" => "elect raft +CheckQuorum".into(),
+                "raft-lease" => "elect raft +CheckQuorum +lease".into(),
                 p => format!("elect {p}"),
+            };
+            let median_or_dash = |xs: &[f64], unit: &str| {
+                let mut xs = xs.to_vec();
+                xs.sort_by(|a, b| a.total_cmp(b));
+                if xs.is_empty() {
+                    "–".to_string()
+                } else {
+                    format!("{:.0}{unit}", percentile(&xs, 0.5))
+                }
             };
             rows.push(vec![
                 display,
@@ -759,6 +884,8 @@ fn main() {
                 max,
                 max_over_median,
                 ratio,
+                median_or_dash(&out.messages, ""),
+                median_or_dash(&out.lease_ms, " ms"),
                 format!("{:.1} ms", out.sweep_ms),
             ]);
         }
@@ -774,6 +901,8 @@ fn main() {
                 "max",
                 "max / median",
                 "median / etcd median",
+                "messages (median)",
+                "lease usable (median)",
                 "sweep (poll resolution)",
             ],
             &rows,
@@ -809,7 +938,10 @@ fn main() {
          Leader, and none is a candidate. A round that does not agree within {} s counts as \
          not ok. SIGKILL rounds restart the killed member on its data directory; SIGSTOP rounds \
          send SIGCONT to the frozen one after the measurement. Before every round the cluster \
-         must agree on one leader twice, 500 ms apart.\n",
+         must agree on one leader twice, 500 ms apart. Messages: the protocol messages the \
+         survivors sent from the signal to agreement (their status counters before and after; \
+         elect only), heartbeats included. Lease usable: from the signal until the new \
+         leader's status shows a lease with time left ({LEASE_MS} ms lease, ε = 0.05).\n",
         POLL.as_millis(),
         GIVE_UP.as_secs()
     ));
@@ -818,5 +950,6 @@ fn main() {
     }
     println!("\n{md}");
     common::write_result("failover.csv", &csv);
+    common::write_result("failover-cost.csv", &extra_csv);
     common::write_result("failover.md", &md);
 }
