@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 21);
+    assert_eq!(bugs.len(), 22);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -35,7 +35,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
         assert!(bug.name.starts_with(bug.protocol.name()), "{}", bug.name);
     }
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
-    assert_eq!(raft.count(), 13);
+    assert_eq!(raft.count(), 14);
 }
 
 #[test]
@@ -233,4 +233,19 @@ fn every_way_of_getting_the_lease_wrong_shows_two_lease_holders() {
     ] {
         assert_eq!(caught(bug, scenario), "lease exclusivity", "{bug}");
     }
+}
+
+/// PreVote's promise needs the refusal: a node that grants a PreVote while
+/// it hears from a live leader lets a node rejoining after a partition
+/// depose the leader a majority follows. The same scenario holds without
+/// the bug (`tests/scenarios.rs`).
+#[test]
+fn a_pre_vote_granted_despite_a_live_leader_lets_a_rejoining_node_depose_it() {
+    assert_eq!(
+        caught(
+            "raft/pre-vote-ignores-leader",
+            "raft-3-prevote-rejoin-timed"
+        ),
+        "no rejoining node deposes a followed leader"
+    );
 }

@@ -460,6 +460,12 @@ impl Modelled for Raft {
                 tamper: Tamper::Deviation(Deviation::RaftLeaseWithoutClockCheck),
             },
             SeededBug {
+                name: "raft/pre-vote-ignores-leader",
+                what: "grants a PreVote although it hears from a live leader, so a node rejoining after a partition deposes the leader a majority follows",
+                scenario: "raft-3-prevote-rejoin-timed",
+                tamper: Tamper::Deviation(Deviation::RaftPreVoteIgnoresLeader),
+            },
+            SeededBug {
                 name: "raft/leader-ignores-reply-term",
                 what: "a leader does not check the term of heartbeat replies",
                 scenario: SCENARIO,

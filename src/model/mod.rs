@@ -410,6 +410,13 @@ impl<P: Modelled> ElectionModel<P> {
             .any(|e| state.is_live(e.dst))
     }
 
+    /// Whether depositions by rejoining nodes are recorded: only where the
+    /// property that reads them is checked ([`properties::real_time`]), as
+    /// the record splits states.
+    fn records_depositions(&self) -> bool {
+        self.config.timing == Timing::Timed && P::HAS_TERMS && self.config.partitions > 0
+    }
+
     /// Applies the environment's bookkeeping after a step.
     fn settle(&self, state: &mut ActorModelState<ModelNode<P>, EnvOf<P>>) {
         let env = &state.history;
@@ -500,6 +507,64 @@ impl<P: Modelled> ElectionModel<P> {
         }
         env.acting = acting;
     }
+}
+
+/// The live leader, with its term, that it and the live nodes naming it
+/// leader in its term make a majority of the cluster, if there is one.
+fn followed_leader<P: Modelled>(
+    state: &ActorModelState<ModelNode<P>, EnvOf<P>>,
+) -> Option<(u64, Id)> {
+    (0..state.actor_states.len()).find_map(|l| {
+        let leader = &state.actor_states[l];
+        let term = leader
+            .term()
+            .filter(|_| !state.crashed[l] && leader.role() == Role::Leader)?;
+        let id = Id::from(l);
+        (2 * (followers_of(state, id, term) + 1) > state.actor_states.len()).then_some((term, id))
+    })
+}
+
+/// The live nodes other than `leader` that name it leader in `term`.
+fn followers_of<P: Modelled>(
+    state: &ActorModelState<ModelNode<P>, EnvOf<P>>,
+    leader: Id,
+    term: u64,
+) -> usize {
+    (0..state.actor_states.len())
+        .filter(|&i| Id::from(i) != leader && !state.crashed[i])
+        .filter(|&i| {
+            let f = &state.actor_states[i];
+            f.leader() == Some(leader) && f.term() == Some(term)
+        })
+        .count()
+}
+
+/// Whether the delivery from `src` to `dst` that turned `before` into
+/// `after` is a rejoining node deposing a followed leader: `dst` is the
+/// leader a majority followed when the latest split began, on the
+/// majority's side of it, `src` was on the other side, `dst` leaves office
+/// for a higher term, and `dst` with the live nodes that still name it
+/// leader in its term is a majority of the cluster.
+fn rejoiner_deposes<P: Modelled>(
+    before: &ActorModelState<ModelNode<P>, EnvOf<P>>,
+    after: &ActorModelState<ModelNode<P>, EnvOf<P>>,
+    src: Id,
+    dst: Id,
+) -> bool {
+    let env = &before.history;
+    let (Some(side), Some((term, leader))) = (&env.last_split, env.split_leader) else {
+        return false;
+    };
+    let (s, d, n) = (usize::from(src), usize::from(dst), after.actor_states.len());
+    let (was, now) = (&before.actor_states[d], &after.actor_states[d]);
+    let deposed = leader == dst
+        && was.role() == Role::Leader
+        && was.term() == Some(term)
+        && now.role() != Role::Leader
+        && now.term() > Some(term);
+    let rejoined = side.get(s) != side.get(d);
+    let majority_side = 2 * side.iter().filter(|&x| Some(x) == side.get(d)).count() > n;
+    deposed && rejoined && majority_side && 2 * (followers_of(after, dst, term) + 1) > n
 }
 
 /// New names for values a protocol only tells apart (see
@@ -645,6 +710,10 @@ fn normalize_terms<P: Modelled>(
         .highest_token
         .filter(|&(token, _)| token >= lowest)
         .map(|(token, id)| (token - by, id));
+    env.split_leader = env
+        .split_leader
+        .filter(|&(term, _)| term >= lowest)
+        .map(|(term, id)| (term - by, id));
 }
 
 /// The lowest term of each node state that `of_state` selects and of each
@@ -782,6 +851,10 @@ impl<P: Modelled> Model for ElectionModel<P> {
                         Vec::new()
                     };
                     // A delivered message's term, to check its recipient adopts it.
+                    let delivered = match &action {
+                        ActorModelAction::Deliver { src, dst, .. } => Some((*src, *dst)),
+                        _ => None,
+                    };
                     let delivered_term = match &action {
                         ActorModelAction::Deliver { dst, msg, .. } => {
                             let i = usize::from(*dst);
@@ -823,11 +896,21 @@ impl<P: Modelled> Model for ElectionModel<P> {
                             next.history.ignored_higher_term = true;
                         }
                     }
+                    if let Some((src, dst)) = delivered {
+                        if self.records_depositions() && rejoiner_deposes(&state.0, &next, src, dst)
+                        {
+                            next.history.deposed_followed = true;
+                        }
+                    }
                     next
                 }
             }
             Step::Partition(side) => {
                 let mut next = state.0.clone();
+                if self.records_depositions() {
+                    next.history.last_split = Some(side.clone());
+                    next.history.split_leader = followed_leader(&next);
+                }
                 next.history.partition = Some(side);
                 next.history.partitions += 1;
                 next

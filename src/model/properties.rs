@@ -254,6 +254,18 @@ pub fn highest_live_id_known_to_all<P: Modelled>(
 ///   holds, under the assumptions above.
 /// - `a lease is held` and, with crashes, `a new lease after the holder
 ///   crashed` (sometimes, lease on): the lease is not vacuous.
+/// - `no rejoining node deposes a followed leader` (always, with
+///   partitions): take the leader that a majority followed when the latest
+///   split began, on the majority's side of it. No message from a node the
+///   split put on the other side makes it leave office for a higher term
+///   while it and the live nodes still naming it leader in its term are a
+///   majority. PreVote's promise (thesis §9.6): a node partitioned away
+///   cannot raise its term, so it cannot disrupt the cluster when it
+///   rejoins. Holds with PreVote under bounded delay and drift without
+///   message loss (with loss a majority can miss the leader, and a new
+///   election is right); plain Raft breaks it: the rejoining node's
+///   inflated term deposes the leader. `a split heals around a followed
+///   leader` (sometimes) shows the case is reached.
 /// - `a lease lapses during a pause` (sometimes, lease and pauses on): a
 ///   leader resumes from a pause still holding its lease by its state,
 ///   with the lease's timer overdue — the moment a leader that does not
@@ -268,6 +280,19 @@ pub fn real_time<P: Modelled>(config: &ModelConfig) -> Vec<Property<ElectionMode
             !state.env().stale_token
         }),
     ];
+    if config.partitions > 0 {
+        properties.push(Property::always(
+            "no rejoining node deposes a followed leader",
+            |_, state: &System<P>| !state.env().deposed_followed,
+        ));
+        properties.push(Property::sometimes(
+            "a split heals around a followed leader",
+            |_, state: &System<P>| {
+                let env = state.env();
+                env.partition.is_none() && env.last_split.is_some() && env.split_leader.is_some()
+            },
+        ));
+    }
     if config.lease.is_some() {
         properties.push(Property::sometimes(
             "a lease is held",

@@ -50,6 +50,16 @@ pub struct Env<M, T> {
     pub highest_token: Option<(u64, Id)>,
     /// Some leadership began with a token not above every earlier one.
     pub stale_token: bool,
+    /// Where depositions of followed leaders are recorded (timed timing,
+    /// partitions, protocols with terms): the sides of the latest split,
+    /// kept after it heals, to tell who rejoins.
+    pub last_split: Option<Vec<bool>>,
+    /// The leader, with its term, that a majority followed when the latest
+    /// split began, if one did.
+    pub split_leader: Option<(u64, Id)>,
+    /// A node rejoining after a split deposed a leader that a majority
+    /// still followed.
+    pub deposed_followed: bool,
 }
 
 impl<M, T> Default for Env<M, T> {
@@ -66,6 +76,9 @@ impl<M, T> Default for Env<M, T> {
             acting: Vec::new(),
             highest_token: None,
             stale_token: false,
+            last_split: None,
+            split_leader: None,
+            deposed_followed: false,
         }
     }
 }
@@ -134,6 +147,12 @@ impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Env<M, T> {
                 .highest_token
                 .map(|(token, id)| (token, plan.rewrite(&id))),
             stale_token: self.stale_token,
+            last_split: self
+                .last_split
+                .as_ref()
+                .map(|side| normalise(reindex(side, plan, false))),
+            split_leader: self.split_leader.map(|(t, id)| (t, plan.rewrite(&id))),
+            deposed_followed: self.deposed_followed,
         }
     }
 }

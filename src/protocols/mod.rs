@@ -98,6 +98,8 @@ pub enum Deviation {
     /// its clock: after a pause it acts before the expired lease timer has
     /// been handled.
     RaftLeaseWithoutClockCheck,
+    /// A Raft node grants a PreVote although it hears from a live leader.
+    RaftPreVoteIgnoresLeader,
     /// Ring's initiator elects itself instead of the highest id on the token.
     RingElectsInitiator,
     /// Ring's initiator elects the lowest id on the token.

@@ -597,7 +597,11 @@ impl Raft {
     /// win it and only while no live leader is heard from. Granting changes
     /// nothing here — no term, no vote, no timer.
     fn on_pre_vote(&self, state: &RaftState, src: Id, term: u64, o: &mut Out<Self>) {
-        let leader_alive = state.role == RaftRole::Leader || state.heard;
+        let mut leader_alive = state.role == RaftRole::Leader || state.heard;
+        // Seeded-bug hook (see `Deviation`): real nodes never carry one.
+        if self.cluster.deviation == Some(Deviation::RaftPreVoteIgnoresLeader) {
+            leader_alive = false;
+        }
         if term > state.term && !leader_alive && !self.promised(state) {
             o.send(
                 src,
