@@ -103,21 +103,34 @@ const SIM_HELP: &str = "\
 Each run starts the real node event loop for every member in one process, on
 virtual time, with a simulated network and a nemesis that crashes and
 restarts nodes (their storage kept) and splits and heals the network; the
-history checker then checks the leadership events. A seed replays exactly.
-Exit status 1 if any run violates safety (Raft: two leaders in one term).
+history checker then checks the leadership events. Beside each node a
+leader-only writer writes to one fenced register (--write-every-ms): with
+a valid lease when the lease is on, else while the node believes it leads;
+the summary counts writes accepted, refused (fencing) and accepted from a
+deposed leader. A seed replays exactly. Exit status 1 if any run violates
+safety (Raft: two leaders in one term; with the lease: two valid leases at
+once, a token out of order, or a write accepted from a deposed leader).
 
 Examples:
   elect sim --protocol raft --runs 10000
+  elect sim --protocol raft --runs 10000 --check-quorum --lease-ms 300
   elect sim --protocol raft --runs 1 --seed 42 --show
   elect sim --protocol bully --runs 1000 --drop 0 --no-crashes";
 
 const CHAOS_HELP: &str = "\
-Exit status 1 if the history shows a safety violation (Raft: two leaders in
-one term). Split brain of Bully and Ring under partitions is measured and
-reported, not a failure: the seed's algorithms do not prevent it.
+Every node runs a leader-only writer (elect node --write-to) against a
+fenced register that chaos serves on a loopback UDP port; each write is
+stamped when the register reads it, and the verdict counts writes accepted,
+refused (fencing) and accepted from a deposed leader. Exit status 1 if the
+history shows a safety violation (Raft: two leaders in one term; with the
+lease: two valid leases at once, a token out of order, or a write accepted
+from a deposed leader). Split brain of Bully and Ring under partitions is
+measured and reported, not a failure: the seed's algorithms do not prevent
+it.
 
 Examples:
   elect chaos --protocol raft --nodes 5 --duration 10m
+  elect chaos --protocol raft --duration 30m --check-quorum --lease-ms 300
   elect chaos --protocol bully --duration 2m --faults drop=0.1 --seed 7";
 
 const CLUSTER_HELP: &str = "\
