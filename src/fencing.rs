@@ -230,5 +230,97 @@ mod tests {
         assert_eq!(register.value(), Some(&"c"));
         assert_eq!(register.highest(), Some(3));
         assert_eq!((register.accepted(), register.refused()), (3, 1));
+        assert!(register.write(0, "older still").is_err());
+        assert_eq!((register.accepted(), register.refused()), (3, 2));
+    }
+
+    #[test]
+    fn a_write_survives_the_wire_and_garbage_does_not_pass_for_one() {
+        let write = Write {
+            node: 2,
+            token: 7,
+            seq: 41,
+        };
+        assert_eq!(Write::decode(&write.encode()).ok(), Some(write));
+        assert!(Write::decode(b"").is_err());
+        assert!(Write::decode(b"{\"node\":1}").is_err());
+    }
+
+    /// The register on a socket: writes in order of arrival, the stale one
+    /// refused, a datagram that is not a write reported and dropped.
+    #[tokio::test]
+    async fn a_served_register_applies_writes_as_they_arrive() {
+        let register = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = register.local_addr().expect("addr");
+        let client = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let server = tokio::spawn(serve_register(register, move |a| {
+            tx.send(a).is_ok() && !matches!(a, Arrival::Malformed { .. })
+        }));
+        let w = |node, token, seq| Write { node, token, seq };
+        for (write, accepted) in [(w(0, 2, 1), true), (w(1, 3, 1), true), (w(0, 2, 2), false)] {
+            client.send_to(&write.encode(), addr).await.expect("send");
+            // One at a time, so that loopback cannot reorder them.
+            let arrival = rx.recv().await.expect("an arrival");
+            assert_eq!(arrival, Arrival::Write { write, accepted });
+        }
+        client.send_to(b"not a write", addr).await.expect("send");
+        assert!(matches!(rx.recv().await, Some(Arrival::Malformed { .. })));
+        assert!(server.await.expect("joined").is_ok(), "stops when told to");
+    }
+
+    /// Without a lease, the writer writes while its node leads — at once
+    /// when it begins to, then every period, numbering its writes — and
+    /// not while it follows.
+    #[tokio::test(start_paused = true)]
+    async fn the_writer_writes_only_while_its_node_leads() {
+        use crate::leadership::{LeaderView, Role};
+        let follower = LeaderView {
+            role: Role::Follower,
+            leader: Some(1),
+            term: Some(4),
+        };
+        let (view, rx) = watch::channel(follower);
+        let (tx, mut writes) = tokio::sync::mpsc::unbounded_channel();
+        let every = Duration::from_millis(50);
+        let writer = tokio::spawn(write_while_leading(
+            0,
+            Authority::Role(rx),
+            every,
+            move |w| {
+                let _ = tx.send((tokio::time::Instant::now(), w));
+            },
+        ));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(writes.try_recv().is_err(), "a follower does not write");
+        let began = tokio::time::Instant::now();
+        let _ = view.send(LeaderView {
+            role: Role::Leader,
+            leader: Some(0),
+            term: Some(5),
+        });
+        for seq in 1..=3 {
+            let (at, write) = writes.recv().await.expect("a write");
+            assert_eq!(
+                write,
+                Write {
+                    node: 0,
+                    token: 5,
+                    seq
+                }
+            );
+            assert_eq!(at - began, every * (seq as u32 - 1));
+        }
+        let _ = view.send(follower);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        while writes.try_recv().is_ok() {}
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(writes.try_recv().is_err(), "stops when its node follows");
+        drop(view);
+        assert!(writer.await.is_ok(), "returns once its node is gone");
     }
 }
