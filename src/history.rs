@@ -685,6 +685,7 @@ mod tests {
             at(35, 0, wrote(1, false)),
         ];
         let v = check(&events, 50);
+        assert_eq!((v.events, v.duration_ms), (6, 50));
         assert!(v.has_writes);
         assert_eq!(
             (v.writes, v.writes_accepted, v.writes_refused),
@@ -728,5 +729,81 @@ mod tests {
         ];
         let v = check(&events, 30);
         assert_eq!(v.stale_writes_accepted, 1, "n0's write only: {v}");
+    }
+
+    /// The edges of the stale-write rule: a newer leadership is another
+    /// node's, with a higher token, still valid at the write; without
+    /// tokens, one that began later — and a leadership begins when a node
+    /// starts to lead, not when it repeats that it leads.
+    #[test]
+    fn a_write_is_stale_only_against_another_nodes_newer_valid_leadership() {
+        let stale = |events: &[HistoryEvent]| check(events, 100).stale_writes_accepted;
+        let leader = |term| view(Role::Leader, None, term);
+        let follower = |term| view(Role::Follower, None, term);
+        // Leases: its own newer lease, an equal token, a lease that ended
+        // as the write arrived — none is newer.
+        assert_eq!(
+            stale(&[at(0, 0, lease(2, 90)), at(10, 0, wrote(1, true))]),
+            0
+        );
+        assert_eq!(
+            stale(&[at(0, 1, lease(1, 90)), at(10, 0, wrote(1, true))]),
+            0
+        );
+        assert_eq!(
+            stale(&[at(0, 1, lease(2, 10)), at(10, 0, wrote(1, true))]),
+            0
+        );
+        // Terms: a leader of a lower or the same term is not newer.
+        for term in [2, 3] {
+            let events = [at(0, 1, leader(Some(term))), at(10, 0, wrote(3, true))];
+            assert_eq!(stale(&events), 0, "term {term}");
+        }
+        // No tokens: an older or simultaneous leadership is not newer…
+        for since in [0, 5] {
+            let events = [
+                at(since, 1, leader(None)),
+                at(5, 0, leader(None)),
+                at(10, 0, wrote(0, true)),
+            ];
+            assert_eq!(stale(&events), 0, "n1 leads since {since} ms");
+        }
+        // …a repeated view is no new leadership, nor is stepping down…
+        let events = [
+            at(0, 0, leader(None)),
+            at(10, 1, leader(None)),
+            at(15, 0, leader(None)),
+            at(20, 0, wrote(0, true)),
+            at(22, 0, follower(None)),
+            at(24, 0, wrote(0, true)),
+        ];
+        assert_eq!(stale(&events), 2);
+        // …but leading again is.
+        let events = [
+            at(0, 0, leader(None)),
+            at(5, 0, follower(None)),
+            at(10, 1, leader(None)),
+            at(30, 0, leader(None)),
+            at(40, 1, wrote(0, true)),
+        ];
+        assert_eq!(stale(&events), 1);
+    }
+
+    /// Deposed means leaving office for a higher term: stepping down in the
+    /// same term (CheckQuorum), or leading on in a higher one, is not.
+    #[test]
+    fn only_leaving_office_for_a_higher_term_counts_as_deposed() {
+        let followed = |then: Occurrence| {
+            let events = [
+                at(0, 0, view(Role::Leader, Some(0), Some(1))),
+                at(1, 1, view(Role::Follower, Some(0), Some(1))),
+                at(2, 2, view(Role::Follower, Some(0), Some(1))),
+                at(5, 0, then),
+            ];
+            check(&events, 10).deposed_while_followed
+        };
+        assert_eq!(followed(view(Role::Follower, None, Some(2))), 1);
+        assert_eq!(followed(view(Role::Follower, None, Some(1))), 0);
+        assert_eq!(followed(view(Role::Leader, Some(0), Some(2))), 0);
     }
 }
