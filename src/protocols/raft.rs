@@ -1527,6 +1527,32 @@ mod tests {
         assert_eq!(lines(&o), ["arm CheckQuorum 500ms..500ms"]);
     }
 
+    /// A follower acknowledges a heartbeat when the leader needs to count
+    /// them — for CheckQuorum or for the lease — and only then.
+    #[test]
+    fn a_follower_acknowledges_heartbeats_for_check_quorum_or_the_lease_alone() {
+        let lease = Some(LeaseConfig {
+            duration: Duration::from_millis(300),
+            drift_ppm: 50_000,
+        });
+        let heartbeat = RaftMsg::AppendEntries { term: 1, round: 3 };
+        for (check_quorum, lease, acks) in [
+            (false, None, false),
+            (true, None, true),
+            (false, lease, true),
+            (true, lease, true),
+        ] {
+            let node = with(RaftOptions {
+                check_quorum,
+                lease,
+                ..RaftOptions::default()
+            });
+            let (_, o) = deliver(&node, 1, follower(1, None), 0, heartbeat.clone());
+            let acked = lines(&o).iter().any(|l| l.contains("HeartbeatAck"));
+            assert_eq!(acked, acks, "check quorum {check_quorum}, lease {lease:?}");
+        }
+    }
+
     /// The lease rule at its edge: `lease × (1 + ε) < promise × (1 − ε)`.
     #[test]
     fn a_lease_is_refused_exactly_where_drift_could_stretch_it_past_a_promise() {
