@@ -1442,6 +1442,14 @@ mod tests {
             lines(&o),
             ["send n2 PreVoteReply { term: 2, granted: true }"]
         );
+
+        // A term the node is in already cannot be won anew.
+        let (_, o) = deliver(&node, 1, quiet, 2, RaftMsg::PreVote { term: 1 });
+        assert!(
+            !lines(&o).iter().any(|l| l.contains("granted: true")),
+            "{:?}",
+            lines(&o)
+        );
     }
 
     #[test]
