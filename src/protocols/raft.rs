@@ -1481,6 +1481,74 @@ mod tests {
     }
 
     #[test]
+    fn a_held_lease_outlives_the_next_round_and_ends_when_its_parity_is_sent_again() {
+        let node = with(lease(400));
+        let (state, _) = fire(&node, 0, leader(0, 1), RaftTimer::Heartbeat);
+        let ack = RaftMsg::HeartbeatAck { term: 1, round: 1 };
+        let (held, _) = deliver(&node, 0, state, 2, ack);
+        assert_eq!(held.lease.held, Some(true));
+        // Round 2 runs on the other timer: round 1's lease is still held.
+        let (round_two, _) = fire(&node, 0, held, RaftTimer::Heartbeat);
+        assert_eq!(
+            (round_two.lease.round, round_two.lease.held),
+            (2, Some(true))
+        );
+        // Round 3 re-arms round 1's timer, restarting it from a send no
+        // follower has acknowledged yet: the lease it measured is given up.
+        let (round_three, _) = fire(&node, 0, round_two, RaftTimer::Heartbeat);
+        assert_eq!((round_three.lease.round, round_three.lease.held), (3, None));
+    }
+
+    #[test]
+    fn a_lease_is_valid_only_while_held_and_its_timer_has_not_expired() {
+        let node = with(lease(400));
+        let (state, _) = fire(&node, 0, leader(0, 1), RaftTimer::Heartbeat);
+        assert_eq!(node.lease_timer(&state), None);
+        assert!(!node.lease_valid(&state, &|_| false), "not held yet");
+        let ack = RaftMsg::HeartbeatAck { term: 1, round: 1 };
+        let (held, _) = deliver(&node, 0, state, 2, ack);
+        assert!(held.holds_lease());
+        assert!(Leadership::holds_lease(&held), "what the model reads");
+        assert_eq!(
+            node.lease_timer(&held),
+            Some(RaftTimer::Lease { odd: true })
+        );
+        assert!(node.lease_valid(&held, &|_| false));
+        assert!(!node.lease_valid(&held, &|_| true), "its deadline passed");
+        // Only the held round's timer decides.
+        let other = RaftTimer::Lease { odd: false };
+        assert!(node.lease_valid(&held, &|timer| *timer == other));
+        // A node that stepped down holds nothing, whatever its lease state.
+        let follower = RaftState {
+            role: RaftRole::Follower,
+            ..held
+        };
+        assert!(!follower.holds_lease());
+        assert!(!Leadership::holds_lease(&follower));
+        assert_eq!(node.lease_timer(&follower), None);
+        assert!(!node.lease_valid(&follower, &|_| false));
+    }
+
+    #[test]
+    fn lowering_terms_moves_the_state_and_storage_terms_and_nothing_else() {
+        let state = leader(0, 5);
+        let lowered = state.lower_terms(2);
+        assert_eq!(lowered.term, 3);
+        assert_eq!(RaftState { term: 5, ..lowered }, state);
+        assert_eq!(state.lowest_term(), Some(5));
+        let storage = state.storage().lower_terms(4);
+        assert_eq!(
+            (storage.current_term, storage.voted_for),
+            (1, Some(Id::from(0)))
+        );
+        let ack = RaftMsg::HeartbeatAck { term: 7, round: 3 };
+        assert_eq!(
+            ack.lower_terms(7),
+            RaftMsg::HeartbeatAck { term: 0, round: 3 }
+        );
+    }
+
+    #[test]
     fn a_promised_follower_disregards_vote_requests_even_from_a_higher_term() {
         let node = with(lease(400));
         let heartbeat = RaftMsg::AppendEntries { term: 1, round: 1 };
