@@ -442,6 +442,62 @@ mod tests {
     }
 
     #[test]
+    fn relabelling_messages_keeps_each_copys_deadline() {
+        let (a, b) = (Id::from(0), Id::from(1));
+        let mut clock: Clock<u8, &str> = Clock::new(2);
+        clock.keep_messages([(a, b, &7)].into_iter(), 2);
+        clock.tick();
+        clock.keep_messages([(a, b, &7), (a, b, &3)].into_iter(), 2);
+        clock.relabel_messages(|m| m + 10);
+        let all: Vec<_> = clock.messages().map(|(_, _, m, left)| (*m, left)).collect();
+        assert_eq!(all, vec![(13, 2), (17, 1)], "sorted, deadlines kept");
+    }
+
+    #[test]
+    fn any_paused_tells_whether_some_node_is_paused() {
+        let mut clock: Clock<u8, &str> = Clock::new(2);
+        assert!(!clock.any_paused());
+        clock.set_paused(1, true);
+        assert!(clock.any_paused() && clock.paused(1) && !clock.paused(0));
+        clock.set_paused(1, false);
+        assert!(!clock.any_paused());
+    }
+
+    fn envelope(src: usize, dst: usize, msg: u8) -> stateright::actor::Envelope<u8> {
+        stateright::actor::Envelope {
+            src: Id::from(src),
+            dst: Id::from(dst),
+            msg,
+        }
+    }
+
+    #[test]
+    fn removing_one_copy_takes_exactly_one_from_its_channel() {
+        let (a, b) = (Id::from(0), Id::from(1));
+        let copies = [envelope(0, 1, 7), envelope(0, 1, 7), envelope(1, 0, 7)];
+        let mut unordered = Network::new_unordered_nonduplicating(copies.clone());
+        remove_one(&mut unordered, a, b, &7);
+        assert_eq!(unordered.len(), 2, "one of the two copies from a to b");
+        remove_one(&mut unordered, a, b, &7);
+        remove_one(&mut unordered, a, b, &7);
+        let left: Vec<_> = unordered
+            .iter_deliverable()
+            .map(|e| (e.src, e.dst))
+            .collect();
+        assert_eq!(left, vec![(b, a)], "the other channel untouched");
+
+        let queued = [envelope(0, 1, 1), envelope(0, 1, 2), envelope(0, 1, 1)];
+        let mut ordered = Network::new_ordered(queued);
+        remove_one(&mut ordered, a, b, &1);
+        let next: Vec<u8> = ordered.iter_deliverable().map(|e| *e.msg).collect();
+        assert_eq!((next, ordered.len()), (vec![2], 2), "the first copy went");
+        remove_one(&mut ordered, a, b, &2);
+        remove_one(&mut ordered, a, b, &1);
+        assert_eq!(ordered.len(), 0);
+        assert_eq!(ordered, Network::new_ordered([]), "empty channels go");
+    }
+
+    #[test]
     fn a_message_at_its_deadline_holds_time_unless_its_recipient_is_down() {
         let (a, b) = (Id::from(0), Id::from(1));
         let mut clock: Clock<u8, &str> = Clock::new(2);
