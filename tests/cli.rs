@@ -82,7 +82,7 @@ fn json_output_is_one_document() {
 #[test]
 fn bad_flags_get_one_line_and_exit_two() {
     for args in [
-        vec!["check", "paxos"],
+        vec!["check", "viewstamped"],
         vec!["check", "raft", "--nodes", "many"],
         vec!["check", "raft", "--bogus"],
         vec!["check", "raft", "--nodes", "0"],

@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 22);
+    assert_eq!(bugs.len(), 24);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -36,6 +36,16 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     }
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
     assert_eq!(raft.count(), 14);
+    let paxos = bugs.iter().filter(|b| b.protocol == ProtocolKind::Paxos);
+    assert_eq!(paxos.count(), 2);
+}
+
+#[test]
+fn a_paxos_promise_not_persisted_and_a_phantom_accepted_value_are_caught() {
+    let out = caught("paxos/promise-not-persisted", "paxos-3-asynchronous-small");
+    assert!(out.contains("epochs never go back"), "{out}");
+    let out = caught("paxos/phantom-accepted-value", "paxos-3-asynchronous-small");
+    assert!(out.contains("validity"), "{out}");
 }
 
 #[test]

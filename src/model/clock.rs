@@ -475,7 +475,7 @@ mod tests {
     fn removing_one_copy_takes_exactly_one_from_its_channel() {
         let (a, b) = (Id::from(0), Id::from(1));
         let copies = [envelope(0, 1, 7), envelope(0, 1, 7), envelope(1, 0, 7)];
-        let mut unordered = Network::new_unordered_nonduplicating(copies.clone());
+        let mut unordered = Network::new_unordered_nonduplicating(copies);
         remove_one(&mut unordered, a, b, &7);
         assert_eq!(unordered.len(), 2, "one of the two copies from a to b");
         remove_one(&mut unordered, a, b, &7);

@@ -183,9 +183,10 @@ impl<P: Modelled> ElectionModel<P> {
         if state.in_flight() > self.config.max_in_flight {
             return Some(Bound::InFlight);
         }
-        let too_high = state
-            .nodes()
-            .any(|(_, s, _)| s.term().is_some_and(|t| t > self.config.max_term));
+        let too_high = state.nodes().any(|(_, s, _)| {
+            s.term().is_some_and(|t| t > self.config.max_term)
+                || P::beyond_term_bound(&self.config, s)
+        });
         too_high.then_some(Bound::Term)
     }
 
@@ -450,6 +451,22 @@ impl<P: Modelled> ElectionModel<P> {
             }
         }
         state.history.leaders.extend(leaders);
+        if P::DECISIONS {
+            let mut learnt = Vec::new();
+            for (i, actor) in state.actor_states.iter().enumerate() {
+                if crashed[i] {
+                    continue;
+                }
+                if let (Some(epoch), Some(leader)) = (actor.term(), actor.leader()) {
+                    learnt.push((epoch, leader));
+                }
+            }
+            let proposed: Vec<(u64, Id)> = in_flight(&state.network)
+                .filter_map(|(_, _, msg)| P::self_proposal(msg))
+                .collect();
+            state.history.learnt.extend(learnt);
+            state.history.proposed.extend(proposed);
+        }
         if self.config.timing == Timing::Timed && P::HAS_TERMS {
             self.record_leaderships(state);
         }
@@ -695,11 +712,16 @@ fn normalize_terms<P: Modelled>(
     if let Some(clock) = &mut env.clock {
         clock.relabel_messages(|msg| msg.lower_terms(by));
     }
-    env.leaders = std::mem::take(&mut env.leaders)
-        .into_iter()
-        .filter(|&(term, _)| term >= lowest)
-        .map(|(term, id)| (term - by, id))
-        .collect();
+    let shifted = |pairs: &mut std::collections::BTreeSet<(u64, Id)>| {
+        *pairs = std::mem::take(pairs)
+            .into_iter()
+            .filter(|&(term, _)| term >= lowest)
+            .map(|(term, id)| (term - by, id))
+            .collect();
+    };
+    shifted(&mut env.leaders);
+    shifted(&mut env.learnt);
+    shifted(&mut env.proposed);
     // Acting leaders are live, so their tokens matter; a highest token
     // below every term that matters is below every token still to come,
     // as no token at all is.
@@ -837,7 +859,17 @@ impl<P: Modelled> Model for ElectionModel<P> {
     fn next_state(&self, state: &System<P>, action: Action<P>) -> Option<System<P>> {
         let mut next = match action {
             Step::Actor(action) => {
-                if let (ActorModelAction::Recover(id), false) = (&action, self.config.persist) {
+                // The node that takes this step, to see its epoch move.
+                let stepping = match &action {
+                    ActorModelAction::Deliver { dst, .. } => Some(usize::from(*dst)),
+                    ActorModelAction::Timeout(id, _) | ActorModelAction::Recover(id) => {
+                        Some(usize::from(*id))
+                    }
+                    _ => None,
+                };
+                let mut next = if let (ActorModelAction::Recover(id), false) =
+                    (&action, self.config.persist)
+                {
                     // The disk lost what the node saved.
                     let mut amnesiac = state.0.clone();
                     amnesiac.actor_storages[usize::from(*id)] = None;
@@ -903,7 +935,13 @@ impl<P: Modelled> Model for ElectionModel<P> {
                         }
                     }
                     next
+                };
+                if let Some(i) = stepping.filter(|_| P::DECISIONS) {
+                    if next.actor_states[i].term() < state.0.actor_states[i].term() {
+                        next.history.epoch_went_back = true;
+                    }
                 }
+                next
             }
             Step::Partition(side) => {
                 let mut next = state.0.clone();

@@ -102,6 +102,37 @@ pub fn one_leader_per_term<P: Modelled>(_: &ElectionModel<P>, state: &System<P>)
         .all(|&(term, id)| *by_term.entry(term).or_insert(id) == id)
 }
 
+/// Agreement per epoch: no two nodes ever learnt different leaders for one
+/// epoch, over the whole execution recorded so far (see
+/// [`super::Env::learnt`]; protocols whose views are decisions).
+pub fn one_leader_learnt_per_epoch<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+    let mut by_epoch: BTreeMap<u64, Id> = BTreeMap::new();
+    state
+        .env()
+        .learnt
+        .iter()
+        .all(|&(epoch, id)| *by_epoch.entry(epoch).or_insert(id) == id)
+}
+
+/// Validity: every leader any node learnt for an epoch had proposed itself
+/// for that epoch (see [`super::Env::proposed`]) — no node is made leader
+/// by anyone but itself.
+pub fn learnt_leaders_proposed_themselves<P: Modelled>(
+    _: &ElectionModel<P>,
+    state: &System<P>,
+) -> bool {
+    let env = state.env();
+    env.learnt
+        .iter()
+        .all(|learnt| env.proposed.contains(learnt))
+}
+
+/// No node's epoch ever went back, across restarts included (see
+/// [`super::Env::epoch_went_back`]).
+pub fn epochs_never_go_back<P: Modelled>(_: &ElectionModel<P>, state: &System<P>) -> bool {
+    !state.env().epoch_went_back
+}
+
 /// A follower's view of the leader is never invented: every live follower
 /// that names a leader names a node that was leader in the follower's own
 /// term (over the whole execution recorded so far; protocols with terms).

@@ -36,6 +36,16 @@ pub struct Env<M, T> {
     /// Some node received a message with a term above its own and kept its
     /// lower term (protocols with terms only).
     pub ignored_higher_term: bool,
+    /// Every (epoch, leader) some node has learnt, for protocols whose views
+    /// are consensus decisions (`Modelled::DECISIONS`): agreement per epoch
+    /// is a property of this history.
+    pub learnt: BTreeSet<(u64, Id)>,
+    /// Every (epoch, node) in which that node proposed itself, for the same
+    /// protocols: validity reads it.
+    pub proposed: BTreeSet<(u64, Id)>,
+    /// Some node's epoch went back in a step (a restart included), for the
+    /// same protocols.
+    pub epoch_went_back: bool,
     /// Under timed timing: every timer's window and every message's
     /// deadline (see [`super::clock`]).
     pub clock: Option<Clock<M, T>>,
@@ -72,6 +82,9 @@ impl<M, T> Default for Env<M, T> {
             gst: false,
             leaders: BTreeSet::new(),
             ignored_higher_term: false,
+            learnt: BTreeSet::new(),
+            proposed: BTreeSet::new(),
+            epoch_went_back: false,
             clock: None,
             acting: Vec::new(),
             highest_token: None,
@@ -133,6 +146,9 @@ impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Env<M, T> {
             gst: self.gst,
             leaders: self.leaders.rewrite(plan),
             ignored_higher_term: self.ignored_higher_term,
+            learnt: self.learnt.rewrite(plan),
+            proposed: self.proposed.rewrite(plan),
+            epoch_went_back: self.epoch_went_back,
             clock: self.clock.as_ref().map(|c| c.rewrite(plan)),
             acting: {
                 let mut acting: Vec<(u64, Id)> = self

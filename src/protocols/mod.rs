@@ -15,6 +15,7 @@
 
 pub mod bully;
 pub mod bully_halt;
+pub mod paxos;
 pub mod raft;
 pub mod ring;
 #[cfg(test)]
@@ -221,15 +222,18 @@ pub enum ProtocolKind {
     Ring,
     /// Raft's leader election.
     Raft,
+    /// A leader per epoch, chosen by single-decree Paxos.
+    Paxos,
 }
 
 impl ProtocolKind {
     /// Every protocol, in the order `elect check all` checks them.
-    pub const ALL: [ProtocolKind; 4] = [
+    pub const ALL: [ProtocolKind; 5] = [
         ProtocolKind::Bully,
         ProtocolKind::BullyHalt,
         ProtocolKind::Ring,
         ProtocolKind::Raft,
+        ProtocolKind::Paxos,
     ];
 
     /// The name used on the command line, in files and in reports.
@@ -239,10 +243,12 @@ impl ProtocolKind {
             ProtocolKind::BullyHalt => "bully-halt",
             ProtocolKind::Ring => "ring",
             ProtocolKind::Raft => "raft",
+            ProtocolKind::Paxos => "paxos",
         }
     }
 
-    /// Every protocol's name, `bully, bully-halt, ring, raft`, for messages.
+    /// Every protocol's name, `bully, bully-halt, ring, raft, paxos`, for
+    /// messages.
     pub fn names() -> String {
         Self::ALL.map(Self::name).join(", ")
     }
@@ -302,6 +308,10 @@ macro_rules! with_protocol {
             }
             $crate::protocols::ProtocolKind::Raft => {
                 type $P = $crate::protocols::raft::Raft;
+                $body
+            }
+            $crate::protocols::ProtocolKind::Paxos => {
+                type $P = $crate::protocols::paxos::Paxos;
                 $body
             }
         }
@@ -545,21 +555,26 @@ mod tests {
         for kind in ProtocolKind::ALL {
             assert_eq!(kind.name().parse::<ProtocolKind>(), Ok(kind));
         }
-        let unknown = "paxos"
+        let unknown = "viewstamped"
             .parse::<ProtocolKind>()
             .expect_err("not (yet) a protocol");
         assert!(unknown.to_string().contains("bully-halt"), "{unknown}");
     }
 
-    /// Only Raft keeps state that must outlive a restart (its term and
-    /// vote), so only its nodes warn when run without `--data-dir`.
+    /// Only Raft (its term and vote) and Paxos (its promises and accepted
+    /// proposals) keep state that must outlive a restart, so only their
+    /// nodes warn when run without `--data-dir`.
     #[test]
-    fn only_raft_warns_about_running_without_storage() {
+    fn only_raft_and_paxos_warn_about_running_without_storage() {
         for kind in ProtocolKind::ALL {
             let risk = kind.without_storage();
-            assert_eq!(risk.is_some(), kind == ProtocolKind::Raft, "{kind}");
+            let persists = matches!(kind, ProtocolKind::Raft | ProtocolKind::Paxos);
+            assert_eq!(risk.is_some(), persists, "{kind}");
             if let Some(risk) = risk {
-                assert!(risk.contains("vote twice"), "{risk}");
+                assert!(
+                    risk.contains("twice") || risk.contains("two leaders"),
+                    "{risk}"
+                );
             }
         }
     }
