@@ -61,7 +61,8 @@ fn assert_safe_and_live_examples(result: &CheckResult) {
 
 /// One small model per protocol (its default, GST included, at a small
 /// size), explored on the complete graph breadth-first (deterministic, with
-/// symmetry reduction for Raft), and the exact number of distinct states it
+/// symmetry reduction for Raft; Paxos on a reliable network without
+/// crashes), and the exact number of distinct states it
 /// has, leaves beyond a bound included.
 #[test]
 fn each_protocols_state_space_has_its_pinned_size() {
@@ -90,6 +91,16 @@ fn each_protocols_state_space_has_its_pinned_size() {
                 ..ModelConfig::default_for(ProtocolKind::Raft)
             },
             24_213,
+        ),
+        (
+            ProtocolKind::Paxos,
+            ModelConfig {
+                lossy: false,
+                crashes: 0,
+                recover: false,
+                ..ModelConfig::default_for(ProtocolKind::Paxos)
+            },
+            2_012,
         ),
     ];
     let mut sizes = Vec::new();
