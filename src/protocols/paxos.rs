@@ -64,6 +64,7 @@ use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Range;
 use std::time::Duration;
@@ -191,7 +192,7 @@ pub enum Phase {
     /// Phase 1: collecting promises.
     Preparing {
         /// The acceptors that promised, the proposer included.
-        promised_by: Vec<Id>,
+        promised_by: BTreeSet<Id>,
         /// The highest-ballot proposal they reported accepted.
         highest: Option<Proposal>,
     },
@@ -200,7 +201,7 @@ pub enum Phase {
         /// The proposed leader.
         leader: Id,
         /// The acceptors that accepted, the proposer included.
-        accepted_by: Vec<Id>,
+        accepted_by: BTreeSet<Id>,
     },
 }
 
@@ -275,15 +276,6 @@ impl Paxos {
         self.cluster.size / 2 + 1
     }
 
-    /// Adds `acceptor` to the acceptors that answered a phase: once, however
-    /// often its answer is delivered. The one place answers are counted.
-    fn count(&self, answered: &mut Vec<Id>, acceptor: Id) {
-        if !answered.contains(&acceptor) {
-            answered.push(acceptor);
-            answered.sort();
-        }
-    }
-
     /// The election timer fired: propose itself for the epoch being decided,
     /// with a ballot above every one it has seen. Its own acceptor promises
     /// at once.
@@ -297,7 +289,7 @@ impl Paxos {
         state.proposer = Some(Proposer {
             ballot,
             phase: Phase::Preparing {
-                promised_by: vec![me],
+                promised_by: BTreeSet::from([me]),
                 highest: state.accepted,
             },
         });
@@ -373,7 +365,8 @@ impl Paxos {
             ..
         }) = &mut state.proposer
         {
-            self.count(promised_by, src);
+            // A set: a redelivered promise counts once.
+            promised_by.insert(src);
             if accepted > *highest {
                 *highest = accepted;
             }
@@ -406,12 +399,12 @@ impl Paxos {
         // responses, or is any value if the responses reported no
         // proposals."
         let leader = highest.map_or(me, |proposal| proposal.leader);
-        let mut accepted_by = Vec::new();
+        let mut accepted_by = BTreeSet::new();
         if state.promised.is_none_or(|promised| ballot >= promised) {
             state.promised = Some(ballot);
             state.accepted = Some(Proposal { ballot, leader });
             o.save(state.storage());
-            accepted_by.push(me);
+            accepted_by.insert(me);
         }
         state.proposer = Some(Proposer {
             ballot,
@@ -485,7 +478,7 @@ impl Paxos {
             ..
         }) = &mut state.proposer
         {
-            self.count(accepted_by, src);
+            accepted_by.insert(src);
         }
         self.learn_if_accepted(me, state, o);
     }
@@ -810,7 +803,7 @@ impl fmt::Debug for PaxosState {
             }) => write!(
                 f,
                 " preparing {ballot:?} promised by {:?}",
-                Ids(promised_by)
+                Ids(&promised_by.iter().copied().collect::<Vec<_>>())
             )?,
             Some(Proposer {
                 ballot,
@@ -823,7 +816,7 @@ impl fmt::Debug for PaxosState {
                 f,
                 " proposing n{} in {ballot:?} accepted by {:?}",
                 usize::from(*leader),
-                Ids(accepted_by)
+                Ids(&accepted_by.iter().copied().collect::<Vec<_>>())
             )?,
             None => {}
         }
@@ -1021,7 +1014,7 @@ mod tests {
                 ballot: ballot(3, 0),
                 phase: Phase::Accepting {
                     leader: Id::from(3),
-                    accepted_by: vec![Id::from(0)],
+                    accepted_by: BTreeSet::from([Id::from(0)]),
                 },
             })
         );
