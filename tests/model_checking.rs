@@ -100,7 +100,7 @@ fn each_protocols_state_space_has_its_pinned_size() {
                 recover: false,
                 ..ModelConfig::default_for(ProtocolKind::Paxos)
             },
-            2_012,
+            1_838,
         ),
     ];
     let mut sizes = Vec::new();

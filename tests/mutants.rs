@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 24);
+    assert_eq!(bugs.len(), 28);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -37,7 +37,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
     assert_eq!(raft.count(), 14);
     let paxos = bugs.iter().filter(|b| b.protocol == ProtocolKind::Paxos);
-    assert_eq!(paxos.count(), 2);
+    assert_eq!(paxos.count(), 6);
 }
 
 #[test]
@@ -46,6 +46,20 @@ fn a_paxos_promise_not_persisted_and_a_phantom_accepted_value_are_caught() {
     assert!(out.contains("epochs never go back"), "{out}");
     let out = caught("paxos/phantom-accepted-value", "paxos-3-asynchronous-small");
     assert!(out.contains("validity"), "{out}");
+}
+
+#[test]
+fn a_paxos_proposer_that_ignores_a_reported_value_or_learns_from_a_minority_is_caught() {
+    let out = caught("paxos/ignores-accepted-value", "paxos-3-asynchronous-small");
+    assert_eq!(out, "agreement per epoch");
+    let out = caught("paxos/learns-from-minority", "paxos-3-lossy-crash-recover");
+    assert_eq!(out, "agreement per epoch");
+}
+
+#[test]
+fn a_paxos_acceptor_that_accepts_below_its_promise_is_caught() {
+    let out = caught("paxos/accept-below-promise", "paxos-3-asynchronous");
+    assert_eq!(out, "agreement per epoch");
 }
 
 #[test]

@@ -94,7 +94,7 @@ fn wrap(text: &str, width: usize, indent: usize) -> String {
 /// `elect check`'s flags.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// bully, bully-halt, ring, raft, all — or a scenario file (models/*.toml).
+    /// bully, bully-halt, ring, raft, paxos, all — or a scenario file (models/*.toml).
     #[arg(value_name = "PROTOCOL|FILE")]
     pub target: String,
     #[command(flatten)]

@@ -575,8 +575,9 @@ impl Modelled for Paxos {
     /// Loss, reordering and a crash with recovery, timely timers and a GST
     /// step, with epochs normalised (spread ≤ 1), one ballot round per
     /// epoch and node (rounds ≤ 1: two nodes may still propose in one
-    /// epoch, as every seeded bug needs) and 3 messages in flight; the
-    /// complete graph is explored, liveness included. Asynchronous timing
+    /// epoch, as every seeded bug needs) and 3 messages in flight, drained
+    /// past that cap (a proposer that decides in the step it accepts sends
+    /// four at once); the complete graph is explored, liveness included. Asynchronous timing
     /// is checked in the scenarios (`models/paxos-3-*.toml`), where the graph
     /// is too large for a default run. Stabilisation after GST is held to
     /// the 25 steps it was measured to take.
@@ -589,6 +590,7 @@ impl Modelled for Paxos {
             normalize_terms: true,
             max_term: 1,
             max_in_flight: 3,
+            drain_past_cap: true,
             stabilize_within: Some(25),
             ..seed_default()
         }
@@ -610,6 +612,36 @@ impl Modelled for Paxos {
                 what: "a promise reporting nothing is misread as reporting n2's proposal, so n2 can be decided without proposing itself",
                 scenario: SCENARIO,
                 tamper: Tamper::RewriteIncoming(phantom_accepted_value),
+            },
+            SeededBug {
+                name: "paxos/accept-below-promise",
+                what: "an acceptor accepts a proposal whose ballot is below the one it promised",
+                // Two proposers must be under way at once: asynchronous
+                // timers and 3 messages in flight.
+                scenario: "paxos-3-asynchronous",
+                tamper: Tamper::Deviation(Deviation::PaxosAcceptBelowPromise),
+            },
+            SeededBug {
+                name: "paxos/ignores-accepted-value",
+                what: "a proposer proposes itself although a promise reported an accepted proposal",
+                scenario: SCENARIO,
+                tamper: Tamper::Deviation(Deviation::PaxosIgnoresAcceptedValue),
+            },
+            SeededBug {
+                name: "paxos/learns-from-minority",
+                what: "a proposer takes acceptances from a minority (itself alone, of 3) for a choice",
+                // Deciding as it accepts, the proposer sends four messages
+                // at once: the default model drains past its cap.
+                scenario: "paxos-3-lossy-crash-recover",
+                tamper: Tamper::Deviation(Deviation::PaxosLearnsFromMinority),
+            },
+            SeededBug {
+                name: "paxos/quorum-by-messages",
+                what: "a proposer counts answers by message, so one acceptor's redelivered answer counts twice",
+                // With 3 nodes the proposer and any one acceptor are a
+                // true majority: it takes 4.
+                scenario: "paxos-4-duplicating-split",
+                tamper: Tamper::Deviation(Deviation::PaxosQuorumByMessages),
             },
         ]
     }

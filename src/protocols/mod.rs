@@ -105,6 +105,18 @@ pub enum Deviation {
     RingElectsInitiator,
     /// Ring's initiator elects the lowest id on the token.
     RingElectsLowest,
+    /// A Paxos proposer counts answers by message, not by acceptor: a
+    /// redelivered promise or acceptance counts as one more acceptor.
+    PaxosQuorumByMessages,
+    /// A Paxos acceptor accepts a proposal whose ballot is below its
+    /// promise.
+    PaxosAcceptBelowPromise,
+    /// A Paxos proposer proposes itself although a promise reported an
+    /// accepted proposal.
+    PaxosIgnoresAcceptedValue,
+    /// A Paxos proposer learns its value from acceptances of a minority
+    /// (⌊n/2⌋ acceptors, itself included).
+    PaxosLearnsFromMinority,
     /// Bully's node that waits for a winner stays quiet on a lower ELECTION
     /// instead of starting afresh (the message-saving variant, which
     /// livelocks).

@@ -58,7 +58,7 @@
 //! interchangeable: the checker explores this protocol without symmetry
 //! reduction.
 
-use super::{arm, Cluster, Ids, MaybeId, Protocol, ProtocolKind, Terms, TimerRole};
+use super::{arm, Cluster, Deviation, Ids, MaybeId, Protocol, ProtocolKind, Terms, TimerRole};
 use crate::leadership::{Leadership, Role};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
@@ -276,6 +276,26 @@ impl Paxos {
         self.cluster.size / 2 + 1
     }
 
+    /// Whether the seeded bug `deviation` is on (see [`Deviation`]); real
+    /// nodes never carry one. Each Paxos deviation is consulted at one
+    /// marked place.
+    fn deviates(&self, deviation: Deviation) -> bool {
+        self.cluster.deviation == Some(deviation)
+    }
+
+    /// Counts an answer from `src` in `answered`: once per acceptor, as a
+    /// redelivered answer says nothing new.
+    fn count_answer(&self, answered: &mut BTreeSet<Id>, src: Id) {
+        let redelivered = !answered.insert(src);
+        // Seeded bug: counting messages, a redelivered answer counts as an
+        // acceptor that has not answered.
+        if redelivered && self.deviates(Deviation::PaxosQuorumByMessages) {
+            if let Some(other) = self.cluster.members().find(|id| !answered.contains(id)) {
+                answered.insert(other);
+            }
+        }
+    }
+
     /// The election timer fired: propose itself for the epoch being decided,
     /// with a ballot above every one it has seen. Its own acceptor promises
     /// at once.
@@ -365,8 +385,7 @@ impl Paxos {
             ..
         }) = &mut state.proposer
         {
-            // A set: a redelivered promise counts once.
-            promised_by.insert(src);
+            self.count_answer(promised_by, src);
             if accepted > *highest {
                 *highest = accepted;
             }
@@ -398,7 +417,12 @@ impl Paxos {
         // where v is the value of the highest-numbered proposal among the
         // responses, or is any value if the responses reported no
         // proposals."
-        let leader = highest.map_or(me, |proposal| proposal.leader);
+        let leader = match highest {
+            // Seeded bug: the reported proposal is ignored.
+            Some(_) if self.deviates(Deviation::PaxosIgnoresAcceptedValue) => me,
+            Some(proposal) => proposal.leader,
+            None => me,
+        };
         let mut accepted_by = BTreeSet::new();
         if state.promised.is_none_or(|promised| ballot >= promised) {
             state.promised = Some(ballot);
@@ -437,8 +461,10 @@ impl Paxos {
         o: &mut Out<Self>,
     ) {
         let epoch = state.deciding();
+        // Seeded bug: the promise is not checked.
+        let keeps_promise = !self.deviates(Deviation::PaxosAcceptBelowPromise);
         match state.promised {
-            Some(promised) if ballot < promised => {
+            Some(promised) if ballot < promised && keeps_promise => {
                 o.send(src, PaxosMsg::Refused { epoch, promised });
             }
             _ => {
@@ -478,7 +504,7 @@ impl Paxos {
             ..
         }) = &mut state.proposer
         {
-            accepted_by.insert(src);
+            self.count_answer(accepted_by, src);
         }
         self.learn_if_accepted(me, state, o);
     }
@@ -497,12 +523,22 @@ impl Paxos {
         else {
             return;
         };
-        if accepted_by.len() < self.quorum() {
+        // Seeded bug: a minority's acceptances are taken for a choice.
+        let needed = if self.deviates(Deviation::PaxosLearnsFromMinority) {
+            self.quorum() - 1
+        } else {
+            self.quorum()
+        };
+        if accepted_by.len() < needed {
             return;
         }
         let (epoch, leader) = (state.deciding(), *leader);
-        for peer in self.cluster.peers(me) {
-            o.send(peer, PaxosMsg::Decided { epoch, leader });
+        // A proposer that chose itself announces the decision as its first
+        // heartbeat (in `learn`), the same message: sent once, not twice.
+        if leader != me {
+            for peer in self.cluster.peers(me) {
+                o.send(peer, PaxosMsg::Decided { epoch, leader });
+            }
         }
         self.learn(me, state, epoch, leader, o);
     }
@@ -1094,13 +1130,48 @@ mod tests {
         assert_eq!(
             lines(&o),
             [
-                "send n1 Decided { epoch: 1, leader: Id(0) }",
-                "send n2 Decided { epoch: 1, leader: Id(0) }",
+                // The decision is the new leader's first heartbeat: sent once.
                 "save PaxosStorage { epoch: 1, leader: Some(Id(0)), promised: None, accepted: None }",
                 "cancel Election",
                 "send n1 Decided { epoch: 1, leader: Id(0) }",
                 "send n2 Decided { epoch: 1, leader: Id(0) }",
                 "arm Heartbeat 50ms..50ms",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_proposer_that_chose_another_node_tells_every_node_and_follows() {
+        let node = paxos(3);
+        let (state, _) = fire(&node, 0, fresh(&node, 0), PaxosTimer::Election);
+        let promise = PaxosMsg::Promise {
+            epoch: 1,
+            ballot: ballot(1, 0),
+            accepted: proposal(1, 1, 1),
+        };
+        let (state, o) = deliver(&node, 0, state, 2, promise);
+        assert!(
+            lines(&o)
+                .contains(&"send n1 Accept { epoch: 1, ballot: 1.n0, leader: Id(1) }".to_string()),
+            "{:?}",
+            lines(&o)
+        );
+        let accepted = PaxosMsg::Accepted {
+            epoch: 1,
+            ballot: ballot(1, 0),
+        };
+        let (state, o) = deliver(&node, 0, state, 2, accepted);
+        assert_eq!(
+            (state.role(), state.epoch, state.leader),
+            (Role::Follower, 1, Some(Id::from(1)))
+        );
+        assert_eq!(
+            lines(&o),
+            [
+                "send n1 Decided { epoch: 1, leader: Id(1) }",
+                "send n2 Decided { epoch: 1, leader: Id(1) }",
+                "save PaxosStorage { epoch: 1, leader: Some(Id(1)), promised: None, accepted: None }",
+                ARM_ELECTION,
             ]
         );
     }
