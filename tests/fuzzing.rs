@@ -6,6 +6,7 @@
 use elect::fuzzing;
 use elect::protocols::bully::Bully;
 use elect::protocols::bully_halt::BullyHalt;
+use elect::protocols::paxos::Paxos;
 use elect::protocols::raft::{Raft, RaftMsg};
 use elect::protocols::ring::Ring;
 use elect::runtime::wire::{self, Kind, CLIENT_ID};
@@ -28,6 +29,7 @@ proptest! {
         prop_assert!(fuzzing::gate::<Bully>(&data).is_ok());
         prop_assert!(fuzzing::gate::<BullyHalt>(&data).is_ok());
         prop_assert!(fuzzing::gate::<Ring>(&data).is_ok());
+        prop_assert!(fuzzing::gate::<Paxos>(&data).is_ok());
     }
 
     /// Well-formed envelopes — from members, from the node itself, from a
@@ -83,6 +85,11 @@ proptest! {
     #[test]
     fn ring_keeps_a_well_formed_view(data in bytes()) {
         prop_assert!(fuzzing::actor::<Ring>(&data).is_ok(), "{:?}", fuzzing::actor::<Ring>(&data));
+    }
+
+    #[test]
+    fn paxos_keeps_a_well_formed_view(data in bytes()) {
+        prop_assert!(fuzzing::actor::<Paxos>(&data).is_ok(), "{:?}", fuzzing::actor::<Paxos>(&data));
     }
 }
 

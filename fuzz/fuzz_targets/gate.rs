@@ -2,7 +2,7 @@
 #![no_main]
 
 use elect::fuzzing::gate;
-use elect::protocols::{bully::Bully, bully_halt::BullyHalt, raft::Raft, ring::Ring};
+use elect::protocols::{bully::Bully, bully_halt::BullyHalt, paxos::Paxos, raft::Raft, ring::Ring};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
         gate::<Bully>(data),
         gate::<BullyHalt>(data),
         gate::<Ring>(data),
+        gate::<Paxos>(data),
     ] {
         if let Err(e) = result {
             panic!("{e}");

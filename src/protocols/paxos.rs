@@ -276,6 +276,27 @@ impl Paxos {
         self.cluster.size / 2 + 1
     }
 
+    /// Whether every node the message names (leaders, ballots' proposers)
+    /// is a member of the cluster.
+    fn names_members_only(&self, msg: &PaxosMsg) -> bool {
+        let member = |id: Id| self.cluster.is_member(id);
+        match msg {
+            PaxosMsg::Prepare {
+                ballot, previous, ..
+            } => member(ballot.node) && previous.is_none_or(member),
+            PaxosMsg::Promise {
+                ballot, accepted, ..
+            } => {
+                member(ballot.node)
+                    && accepted.is_none_or(|p| member(p.ballot.node) && member(p.leader))
+            }
+            PaxosMsg::Accept { ballot, leader, .. } => member(ballot.node) && member(*leader),
+            PaxosMsg::Accepted { ballot, .. } => member(ballot.node),
+            PaxosMsg::Refused { promised, .. } => member(promised.node),
+            PaxosMsg::Decided { leader, .. } => member(*leader),
+        }
+    }
+
     /// Whether the seeded bug `deviation` is on (see [`Deviation`]); real
     /// nodes never carry one. Each Paxos deviation is consulted at one
     /// marked place.
@@ -651,14 +672,17 @@ impl Actor for Paxos {
             promised: None,
             accepted: None,
         });
+        // Ids that name no member (storage of another cluster, or corrupt)
+        // are not believed: no stranger is followed or proposed.
+        let member = |id: &Id| self.cluster.is_member(*id);
         let state = PaxosState {
             epoch: saved.epoch,
-            leader: saved.leader,
+            leader: saved.leader.filter(member),
             // A decision is for ever: a leader that restarts still leads its
             // epoch, until it learns of a later one.
             leading: saved.leader == Some(me),
             promised: saved.promised,
-            accepted: saved.accepted,
+            accepted: saved.accepted.filter(|p| member(&p.leader)),
             refused_round: 0,
             proposer: None,
         };
@@ -678,6 +702,11 @@ impl Actor for Paxos {
         msg: PaxosMsg,
         o: &mut Out<Self>,
     ) {
+        if !self.names_members_only(&msg) {
+            // A leader or ballot of a node outside the cluster: a peer of
+            // another configuration, or a corrupt one. Never followed.
+            return;
+        }
         if let PaxosMsg::Decided { epoch, leader } = msg {
             return self.on_decided(me, state, src, epoch, leader, o);
         }
@@ -951,6 +980,31 @@ mod tests {
     /// A node that has learnt nothing, as it boots.
     fn fresh(node: &Paxos, me: usize) -> PaxosState {
         start(node, me, None).0
+    }
+
+    #[test]
+    fn a_node_outside_the_cluster_is_never_followed_nor_proposed() {
+        let node = paxos(3);
+        let stranger = Id::from(7);
+        let decided = PaxosMsg::Decided {
+            epoch: 1,
+            leader: stranger,
+        };
+        let (after, o) = deliver(&node, 0, fresh(&node, 0), 1, decided);
+        assert_eq!((after.epoch, after.leader), (0, None));
+        assert!(lines(&o).is_empty(), "{:?}", lines(&o));
+        let saved = PaxosStorage {
+            epoch: 3,
+            leader: Some(stranger),
+            promised: Some(ballot(1, 7)),
+            accepted: Some(Proposal {
+                ballot: ballot(1, 7),
+                leader: stranger,
+            }),
+        };
+        let (state, _) = start(&node, 0, Some(saved));
+        // The epoch stays, so that it never goes back.
+        assert_eq!((state.epoch, state.leader, state.accepted), (3, None, None));
     }
 
     #[test]
