@@ -4,7 +4,7 @@
 #   bench/run.sh [failover|scale|check|all] [ARGS...]
 #
 #   failover [ROUNDS] [SYSTEMS] [VARIANTS]   etcd (± PreVote), ZooKeeper, elect raft (plain,
-#                                           PreVote, CheckQuorum, lease), bully and ring,
+#                                           PreVote, CheckQuorum, lease), bully, ring and paxos,
 #                                           SIGKILL and SIGSTOP of the leader (default 20 rounds)
 #   scale [SIZES]                           UDP runtime at 3,5,9,17,33,65 nodes
 #   check                                   cost of model checking; CHECK_LIMIT_SECS (default 600)

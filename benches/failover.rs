@@ -1,10 +1,10 @@
-//! Failover of `elect` (raft, bully, ring) beside etcd and ZooKeeper, on the
+//! Failover of `elect` (raft, bully, ring, paxos) beside etcd and ZooKeeper, on the
 //! same machine in the same run: 3 members each on 127.0.0.1.
 //!
 //!     cargo bench --bench failover -- [ROUNDS] [SYSTEMS] [VARIANTS]
 //!
 //! SYSTEMS is a comma-separated subset of `etcd,etcd-prevote,zookeeper,raft,
-//! raft-prevote,raft-checkquorum,raft-lease,bully,ring` (default: all; etcd
+//! raft-prevote,raft-checkquorum,raft-lease,bully,ring,paxos` (default: all; etcd
 //! and ZooKeeper are skipped with a note if they are not installed), VARIANTS
 //! a subset of `kill,stop` (default both). For `elect` it also counts the
 //! protocol messages the survivors sent from the signal to agreement, and
@@ -125,7 +125,7 @@ const LEASE_MS: u64 = 300;
 
 impl Elect {
     /// `name` is one of raft, raft-prevote, raft-checkquorum, raft-lease,
-    /// bully, ring.
+    /// bully, ring, paxos.
     fn start(name: &'static str, rt: tokio::runtime::Handle) -> Elect {
         let lease = LEASE_MS.to_string();
         let (protocol, flags): (&'static str, Vec<&str>) = match name {
@@ -134,6 +134,7 @@ impl Elect {
             "raft-lease" => ("raft", vec!["--check-quorum", "--lease-ms", &lease]),
             "bully" => ("bully", vec![]),
             "ring" => ("ring", vec![]),
+            "paxos" => ("paxos", vec![]),
             _ => ("raft", vec![]),
         };
         let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
@@ -749,6 +750,7 @@ fn main() {
         "raft-lease",
         "bully",
         "ring",
+        "paxos",
     ];
     let systems: Vec<&'static str> = match args.get(1) {
         Some(list) if list != "all" => all
