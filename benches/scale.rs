@@ -142,6 +142,10 @@ fn theory(protocol: &str, n: usize) -> (String, f64) {
             },
         ),
         "ring" => ("2(n−1) token passes: one round of ELECTION, one of COORDINATOR over the survivors (each hop is also acknowledged here)".into(), 2.0 * s),
+        "paxos" => (
+            "4n−6: Prepare and Accept to the n−1 others (the dead one too) + n−2 promises and n−2 acceptances; the decision, which is also the leader's heartbeat, is not counted".into(),
+            4.0 * n_f - 6.0,
+        ),
         _ => (
             "2n−3 ≈ 2(n−1) per round: RequestVote to the n−1 other members (the dead one too) + n−2 votes".into(),
             2.0 * n_f - 3.0,
@@ -154,6 +158,7 @@ fn election_kinds(protocol: &str) -> &'static [&'static str] {
     match protocol {
         "raft" => &["RequestVote", "Vote"],
         "ring" => &["Election", "Coordinator"],
+        "paxos" => &["Prepare", "Promise", "Accept", "Accepted", "Refused"],
         _ => &["Election", "Ok", "Coordinator"],
     }
 }
@@ -360,11 +365,11 @@ fn main() {
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![3, 5, 9, 17, 33, 65]);
     let protocols: Vec<&'static str> = match args.get(1) {
-        Some(list) => ["raft", "bully", "ring"]
+        Some(list) => ["raft", "bully", "ring", "paxos"]
             .into_iter()
             .filter(|p| list.split(',').any(|q| q == *p))
             .collect(),
-        None => vec!["raft", "bully", "ring"],
+        None => vec!["raft", "bully", "ring", "paxos"],
     };
     let machine = common::machine();
     let mut rows = Vec::new();
@@ -436,7 +441,7 @@ fn main() {
          queries, 2 s after agreement; heartbeat bytes/s = bytes the whole cluster sent in that \
          window per second. Then the leader is SIGKILLed: messages and bytes the survivors sent \
          from the kill until they all agree (all kinds; in brackets the election kinds: Raft \
-         RequestVote+Vote, Ring Election+Coordinator token passes (each pass is also acknowledged by an Ack, counted in all kinds), Bully Election+Ok+Coordinator, where \
+         RequestVote+Vote, Ring Election+Coordinator token passes (each pass is also acknowledged by an Ack, counted in all kinds), Bully Election+Ok+Coordinator, Paxos Prepare+Promise+Accept+Accepted+Refused, where \
          Bully's Coordinator is also its heartbeat), beside the theoretical count for one \
          election.\n\nMachine at start: {machine}. Load average at the end: {}.\n\n",
         WINDOW.as_secs(),
@@ -463,7 +468,8 @@ fn main() {
          starts an election to all higher ids, each live higher one answers, then one \
          coordinator broadcast) = Σ over survivors of (higher+1 ELECTION + higher OK) + n−2 \
          COORDINATOR, O(n²); Ring with one initiator = 2(n−1) token passes over the n−1 survivors (this runtime also acknowledges each pass); Raft \
-         2n−3 ≈ 2(n−1) per round (RequestVote to the n−1 other members, the dead one included, and n−2 votes).\n",
+         2n−3 ≈ 2(n−1) per round (RequestVote to the n−1 other members, the dead one included, and n−2 votes); Paxos \
+         4n−6 (Prepare and Accept to the n−1 others, the dead one included, n−2 promises and n−2 acceptances; the decision is also the heartbeat and is not counted).\n",
     );
     match etcd {
         Some((cpu, cpu_max, rss, rss_max)) => md.push_str(&format!(
