@@ -18,7 +18,8 @@
 
 use elect::fencing::FencedRegister;
 use elect::leadership::Role;
-use elect::protocols::raft::{LeaseConfig, Raft, RaftOptions};
+use elect::protocols::lease::LeaseConfig;
+use elect::protocols::raft::{Raft, RaftOptions};
 use elect::runtime::{self, Leases, NodeConfig, NodeHandle};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};

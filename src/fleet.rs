@@ -41,7 +41,7 @@ pub struct FleetOptions {
     pub data_dir: Option<PathBuf>,
     /// Timer settings for every node (default: the nodes' own defaults).
     pub timeouts: Option<Timeouts>,
-    /// Raft's switches for every node (Raft only).
+    /// Raft's switches for every node (Raft only; the lease Raft or Paxos).
     pub raft: RaftOptions,
     /// Faults every node injects into what it sends.
     pub faults: Option<FaultSpec>,
@@ -610,7 +610,7 @@ mod tests {
             raft: RaftOptions {
                 pre_vote: true,
                 check_quorum: true,
-                lease: Some(crate::protocols::raft::LeaseConfig {
+                lease: Some(crate::protocols::lease::LeaseConfig {
                     duration: ms(250),
                     drift_ppm: 50_000,
                 }),

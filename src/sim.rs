@@ -59,7 +59,7 @@ pub struct SimConfig {
     pub partitions: bool,
     /// Every node's timers.
     pub timeouts: Timeouts,
-    /// Raft's switches at every node.
+    /// Raft's switches at every node (the lease also Paxos's).
     pub raft: RaftOptions,
     /// How often a leader writes to the fenced register; `None`: no
     /// writers.

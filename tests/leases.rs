@@ -8,7 +8,8 @@
 mod support;
 
 use elect::leadership::Role;
-use elect::protocols::raft::{LeaseConfig, Raft, RaftOptions};
+use elect::protocols::lease::LeaseConfig;
+use elect::protocols::raft::{Raft, RaftOptions};
 use elect::protocols::{ProtocolKind, Timeouts};
 use elect::runtime::{self, NodeConfig, NodeHandle};
 use elect::sim::{self, SimConfig};

@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 28);
+    assert_eq!(bugs.len(), 30);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -37,7 +37,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
     assert_eq!(raft.count(), 14);
     let paxos = bugs.iter().filter(|b| b.protocol == ProtocolKind::Paxos);
-    assert_eq!(paxos.count(), 6);
+    assert_eq!(paxos.count(), 8);
 }
 
 #[test]
@@ -60,6 +60,17 @@ fn a_paxos_proposer_that_ignores_a_reported_value_or_learns_from_a_minority_is_c
 fn a_paxos_acceptor_that_accepts_below_its_promise_is_caught() {
     let out = caught("paxos/accept-below-promise", "paxos-3-asynchronous");
     assert_eq!(out, "agreement per epoch");
+}
+
+/// The Paxos lease's two rules at a follower: keep the promise made by
+/// acknowledging a round, and acknowledge no round once the next epoch's
+/// election has a promise. Breaking either gives two leases at once.
+#[test]
+fn a_paxos_follower_that_breaks_its_lease_promise_is_caught() {
+    let out = caught("paxos/promise-during-lease", "paxos-3-lease-lossy");
+    assert_eq!(out, "lease exclusivity");
+    let out = caught("paxos/acks-after-promise", "paxos-3-lease-lossy");
+    assert_eq!(out, "lease exclusivity");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! (`runtime::millis`, [`parse_addr`]) do not, so that each caller can say
 //! which flag or word was wrong.
 
-use crate::protocols::raft::{LeaseConfig, RaftOptions};
+use crate::protocols::lease::LeaseConfig;
+use crate::protocols::raft::RaftOptions;
 use crate::protocols::Timeouts;
 use crate::runtime::faults::FaultSpecError;
 use crate::runtime::millis::{self, MillisError};
@@ -224,7 +225,7 @@ pub struct RaftArgs {
     /// minimum election timeout steps down.
     #[arg(long)]
     pub check_quorum: bool,
-    /// Raft: a leader lease of this many milliseconds, from the send of the
+    /// Raft and Paxos: a leader lease of this many milliseconds, from the send of the
     /// heartbeat round a majority acknowledged; must satisfy lease × (1 + ε)
     /// < minimum election timeout × (1 − ε) and exceed the heartbeat.
     #[arg(long, value_name = "MS")]

@@ -93,7 +93,7 @@ pub struct ModelArgs {
     /// minimum election timeout steps down.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub check_quorum: Option<bool>,
-    /// Raft: the leader lease, this long (ticks with --timing timed,
+    /// Raft and Paxos: the leader lease, this long (ticks with --timing timed,
     /// otherwise milliseconds); checked safe against --drift.
     #[arg(long, value_name = "TICKS")]
     pub lease: Option<u32>,

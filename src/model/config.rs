@@ -1,7 +1,8 @@
 //! What a checked configuration is made of: the cluster, the faults it may
 //! suffer, the timing assumption and the bounds.
 
-use crate::protocols::raft::{LeaseConfig, RaftOptions};
+use crate::protocols::lease::LeaseConfig;
+use crate::protocols::raft::RaftOptions;
 use crate::protocols::ProtocolKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -274,7 +275,7 @@ pub struct ModelConfig {
     /// Raft's CheckQuorum switch.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub check_quorum: bool,
-    /// Raft's leader lease, if on: its length in the model's time — ticks
+    /// The leader lease (Raft and Paxos), if on: its length in the model's time — ticks
     /// under timed timing, otherwise milliseconds beside the default
     /// timeouts (heartbeat 50, election 500..1000). Its drift bound is the
     /// clock's (0 outside the timed model).
@@ -335,8 +336,10 @@ pub enum ConfigError {
         /// The first tick at which it may end.
         promise_earliest: u64,
     },
-    /// Raft's switches given to another protocol.
+    /// Raft's switches (PreVote, CheckQuorum) given to another protocol.
     RaftSwitchesWithoutRaft(ProtocolKind),
+    /// The lease given to a protocol that has none.
+    LeaseWithoutLeases(ProtocolKind),
     /// A timeout that may expire before a tick has passed, so that a
     /// timer could fire again and again while time stands still.
     TimeoutUnderOneTick {
@@ -445,9 +448,12 @@ impl ConfigError {
                 c("election", "election-ticks")
             ),
             ConfigError::RaftSwitchesWithoutRaft(kind) => format!(
-                "{}, {} and {} are Raft's switches; {kind} has none",
+                "{} and {} are Raft's switches; {kind} has none",
                 n("pre_vote"),
                 n("check_quorum"),
+            ),
+            ConfigError::LeaseWithoutLeases(kind) => format!(
+                "{}: {kind} has no leader lease (Raft and Paxos have one)",
                 n("lease")
             ),
             ConfigError::TimeoutUnderOneTick { timeout, ticks } => format!(
@@ -538,19 +544,22 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// Refuses Raft's switches for any other protocol.
+    /// Refuses Raft's switches for any other protocol, and the lease for
+    /// protocols without one.
     pub fn validate_for(&self, kind: ProtocolKind) -> Result<(), ConfigError> {
-        let switched = self.pre_vote || self.check_quorum || self.lease.is_some();
-        if switched && kind != ProtocolKind::Raft {
+        if (self.pre_vote || self.check_quorum) && kind != ProtocolKind::Raft {
             return Err(ConfigError::RaftSwitchesWithoutRaft(kind));
+        }
+        if self.lease.is_some() && !kind.has_lease() {
+            return Err(ConfigError::LeaseWithoutLeases(kind));
         }
         self.validate()?;
         if self.timing == Timing::Timed {
             // The shortest timeout the protocol arms (the order of the
-            // timeouts makes it the reply's, which Raft never arms).
+            // timeouts makes it the reply's, which Raft and Paxos never arm).
             let clock = self.clock.unwrap_or_default();
             let (timeout, ticks) = match kind {
-                ProtocolKind::Raft => ("heartbeat", clock.heartbeat),
+                ProtocolKind::Raft | ProtocolKind::Paxos => ("heartbeat", clock.heartbeat),
                 _ => ("reply", clock.reply),
             };
             if clock.window(u64::from(ticks), u64::from(ticks)).0 == 0 {

@@ -15,6 +15,7 @@
 
 pub mod bully;
 pub mod bully_halt;
+pub mod lease;
 pub mod paxos;
 pub mod raft;
 pub mod ring;
@@ -38,8 +39,9 @@ pub struct Cluster {
     pub size: usize,
     /// How long each kind of timer runs.
     pub timeouts: Timeouts,
-    /// Raft's switches (PreVote, CheckQuorum, the lease); the other
-    /// protocols have none and ignore them.
+    /// Raft's switches (PreVote, CheckQuorum) and the leader lease, which
+    /// Paxos honours too ([`Cluster::lease`]); Bully and Ring have none and
+    /// ignore them.
     #[serde(default)]
     pub raft: raft::RaftOptions,
     /// A deliberate deviation from the algorithm, seeded by the model layer
@@ -73,6 +75,11 @@ impl Cluster {
     /// Whether `id` names a member.
     pub fn is_member(&self, id: Id) -> bool {
         usize::from(id) < self.size
+    }
+
+    /// The leader lease, if on (Raft and Paxos).
+    pub fn lease(&self) -> Option<&lease::LeaseConfig> {
+        self.raft.lease.as_ref()
     }
 }
 
@@ -117,6 +124,12 @@ pub enum Deviation {
     /// A Paxos proposer learns its value from acceptances of a minority
     /// (⌊n/2⌋ acceptors, itself included).
     PaxosLearnsFromMinority,
+    /// A Paxos node answers a prepare of the next epoch while its promise
+    /// to its leader holds.
+    PaxosPromiseDuringLease,
+    /// A Paxos node acknowledges its leader's round although it has
+    /// promised a proposer of the next epoch.
+    PaxosAcksAfterPromise,
     /// Bully's node that waits for a winner stays quiet on a lower ELECTION
     /// instead of starting afresh (the message-saving variant, which
     /// livelocks).
@@ -271,6 +284,12 @@ impl ProtocolKind {
         crate::with_protocol!(self, P => P::SYMMETRIC)
     }
 
+    /// Whether the protocol offers the leader lease
+    /// ([`Protocol::HAS_LEASE`]).
+    pub fn has_lease(self) -> bool {
+        crate::with_protocol!(self, P => P::HAS_LEASE)
+    }
+
     /// What a node of this protocol risks without durable storage
     /// ([`Protocol::WITHOUT_STORAGE`]).
     pub fn without_storage(self) -> Option<&'static str> {
@@ -369,6 +388,10 @@ pub trait Protocol:
     /// Whether views carry a term ([`Leadership::term`] is `Some`), so that
     /// "two leaders in one term" is meaningful.
     const HAS_TERMS: bool = false;
+
+    /// Whether the protocol honours the leader lease
+    /// ([`Cluster::lease`], [`lease`]): Raft and Paxos.
+    const HAS_LEASE: bool = false;
 
     /// What a node risks when run without durable storage, for protocols
     /// that persist anything; `None` when nothing is persisted.

@@ -48,16 +48,46 @@
 //! decision (so that its epoch never goes back after a crash). Raft's takes
 //! one round trip and one save per voter.
 //!
-//! Only the durable variant is offered: PaxosLease's disk-free acceptor,
-//! quarantined for a lease period after a restart, needs leases, which this
-//! module does not have yet. Without storage ([`Protocol::WITHOUT_STORAGE`])
-//! an acceptor forgets its promises, and the checker shows the two leaders
-//! for one epoch that follows.
+//! **A restart ends a leadership.** A leader that restarts keeps what it
+//! learnt — it led its epoch, and that stays decided — but leads no more:
+//! it has lost its clock and its lease's rounds, and a later epoch may have
+//! been decided while it was down. It stands down and, like any follower
+//! whose leader went silent, proposes itself for the next epoch when its
+//! election timer fires. (Raft's restarted leader is a follower too.)
+//!
+//! **The leader lease** (optional, the same [`LeaseConfig`] as Raft's; see
+//! [`super::lease`]). The leader numbers its heartbeats, which are its
+//! `Decided` messages, and followers acknowledge each round. By
+//! acknowledging, a follower promises that for the minimum election
+//! timeout from receiving the round it answers no prepare of the next
+//! epoch and proposes nothing; the leader itself answers none while it
+//! leads. Once a majority has acknowledged a round, the leader holds the
+//! lease until the round's timer, armed when it sent the round, fires. Any
+//! ballot of the next epoch needs promises from a majority, which shares a
+//! node with the majority behind the lease; that node promises only after
+//! its acknowledgement's promise has run out, later than the lease's end by
+//! the drift margin. So the next epoch's leader is decided — and can begin
+//! a lease — only after every lease of the epoch before has ended. Three
+//! rules close the remaining gaps: a node that has promised a ballot of the
+//! next epoch acknowledges no round of the current one (it has joined the
+//! election that replaces it; and so that a stalled election is retried,
+//! the leader's heartbeats no longer hold it back); a node that starts or
+//! restarts has forgotten what it promised, so it keeps a promise to nobody
+//! for the promise's duration (the quarantine); and a leader that restarts
+//! stands down (above), so no acknowledgement from before its crash can
+//! count for a round after it.
+//!
+//! This lease is made of the decisions' own heartbeats, not of PaxosLease's
+//! separate lease instances; PaxosLease's disk-free acceptor is not
+//! offered, as the epochs already need storage. Without storage
+//! ([`Protocol::WITHOUT_STORAGE`]) an acceptor forgets its promises, and
+//! the checker shows the two leaders for one epoch that follows.
 //!
 //! Ballots are ordered by round, then by node id, so nodes are not
 //! interchangeable: the checker explores this protocol without symmetry
 //! reduction.
 
+use super::lease::{LeaseConfig, LeaseState};
 use super::{arm, Cluster, Deviation, Ids, MaybeId, Protocol, ProtocolKind, Terms, TimerRole};
 use crate::leadership::{Leadership, Role};
 use serde::{Deserialize, Serialize};
@@ -144,6 +174,19 @@ pub enum PaxosMsg {
         epoch: u64,
         /// Its leader.
         leader: Id,
+        /// With the lease on, the number of the leader's heartbeat round,
+        /// which followers acknowledge; 0 for a decision passed on by
+        /// another node, and always 0 without the lease.
+        round: u64,
+    },
+    /// The lease only: a follower acknowledges heartbeat `round` of its
+    /// epoch's leader, and with it promises to answer no prepare of the
+    /// next epoch for the minimum election timeout.
+    HeartbeatAck {
+        /// The follower's epoch, the leader's.
+        epoch: u64,
+        /// The acknowledged round.
+        round: u64,
     },
 }
 
@@ -156,7 +199,8 @@ impl PaxosMsg {
             | PaxosMsg::Accept { epoch, .. }
             | PaxosMsg::Accepted { epoch, .. }
             | PaxosMsg::Refused { epoch, .. }
-            | PaxosMsg::Decided { epoch, .. } => *epoch,
+            | PaxosMsg::Decided { epoch, .. }
+            | PaxosMsg::HeartbeatAck { epoch, .. } => *epoch,
         }
     }
 }
@@ -168,6 +212,17 @@ pub enum PaxosTimer {
     Election,
     /// The leader's heartbeat period.
     Heartbeat,
+    /// The lease only: the minimum election timeout since the node last
+    /// acknowledged its leader's round (or since it started: the
+    /// quarantine); while it runs the node answers no prepare of the next
+    /// epoch and proposes nothing.
+    Heard,
+    /// The lease only: the lease of the leader's heartbeat rounds of one
+    /// parity, armed as the round is sent.
+    Lease {
+        /// Odd rounds' timer (or even rounds').
+        odd: bool,
+    },
 }
 
 // ---------------------------------------------------------------- state
@@ -232,9 +287,24 @@ pub struct PaxosState {
     pub refused_round: u64,
     /// As proposer, its ballot for the next epoch, if it is proposing.
     pub proposer: Option<Proposer>,
+    /// The node led `epoch` and stood down when it restarted: it names no
+    /// leader until it learns a later epoch.
+    pub stood_down: bool,
+    /// The lease only: whether [`PaxosTimer::Heard`] runs — the node is
+    /// keeping its promise to its leader, or its quarantine.
+    pub heard: bool,
+    /// The lease only: the leader's lease (default while not leading).
+    pub lease: LeaseState,
 }
 
 impl PaxosState {
+    /// Whether the node leads and holds a lease a majority granted whose
+    /// timer has not fired (the runtime also reads the timer's deadline off
+    /// the clock: see [`Protocol::lease_valid`]).
+    pub fn holds_lease(&self) -> bool {
+        self.leading && self.lease.held.is_some()
+    }
+
     /// The epoch this node's instance decides.
     pub fn deciding(&self) -> u64 {
         self.epoch + 1
@@ -276,6 +346,21 @@ impl Paxos {
         self.cluster.size / 2 + 1
     }
 
+    /// The leader lease, if on.
+    fn lease(&self) -> Option<&LeaseConfig> {
+        self.cluster.lease()
+    }
+
+    /// Whether a promise forbids this node to answer a prepare of the next
+    /// epoch or to propose: with the lease on, while it leads (its lease
+    /// counts its own acknowledgement) and while [`PaxosTimer::Heard`]
+    /// runs (its promise to its leader, or its quarantine).
+    fn promised_away(&self, state: &PaxosState) -> bool {
+        // Seeded bug: the promise to the leader is not kept.
+        let keeps_promise = state.heard && !self.deviates(Deviation::PaxosPromiseDuringLease);
+        self.lease().is_some() && (state.leading || keeps_promise)
+    }
+
     /// Whether every node the message names (leaders, ballots' proposers)
     /// is a member of the cluster.
     fn names_members_only(&self, msg: &PaxosMsg) -> bool {
@@ -294,6 +379,7 @@ impl Paxos {
             PaxosMsg::Accepted { ballot, .. } => member(ballot.node),
             PaxosMsg::Refused { promised, .. } => member(promised.node),
             PaxosMsg::Decided { leader, .. } => member(*leader),
+            PaxosMsg::HeartbeatAck { .. } => true,
         }
     }
 
@@ -558,7 +644,15 @@ impl Paxos {
         // heartbeat (in `learn`), the same message: sent once, not twice.
         if leader != me {
             for peer in self.cluster.peers(me) {
-                o.send(peer, PaxosMsg::Decided { epoch, leader });
+                let round = 0;
+                o.send(
+                    peer,
+                    PaxosMsg::Decided {
+                        epoch,
+                        leader,
+                        round,
+                    },
+                );
             }
         }
         self.learn(me, state, epoch, leader, o);
@@ -589,6 +683,11 @@ impl Paxos {
             accepted: None,
             refused_round: 0,
             proposer: None,
+            stood_down: false,
+            // A promise to an earlier leader still holds: it is a promise
+            // about time.
+            heard: state.heard,
+            lease: LeaseState::default(),
         };
         o.save(state.storage());
         if state.leading {
@@ -597,48 +696,107 @@ impl Paxos {
         } else {
             if was_leading {
                 o.cancel_timer(PaxosTimer::Heartbeat);
+                if self.lease().is_some() {
+                    o.cancel_timer(PaxosTimer::Lease { odd: false });
+                    o.cancel_timer(PaxosTimer::Lease { odd: true });
+                }
             }
             arm(self, o, PaxosTimer::Election);
         }
     }
 
-    /// A decision, or a leader's heartbeat.
+    /// A decision, or a leader's heartbeat: `decided` is `(epoch, leader,
+    /// round)` of a [`PaxosMsg::Decided`].
     fn on_decided(
         &self,
         me: Id,
         state: &mut Cow<PaxosState>,
         src: Id,
-        epoch: u64,
-        leader: Id,
+        (epoch, leader, round): (u64, Id, u64),
         o: &mut Out<Self>,
     ) {
         if epoch > state.epoch {
             self.learn(me, state.to_mut(), epoch, leader, o);
+            // The new leader's first heartbeat is its decision: acknowledged
+            // at once, so that its lease starts one round sooner.
+            let first_round = self.lease().is_some() && round > 0;
+            if first_round && src == leader && !state.leading {
+                self.on_heartbeat(state, src, round, o);
+            }
         } else if epoch < state.epoch {
             // A deposed leader's heartbeat, or an old decision: the sender
             // is told the latest one, so that a deposed leader steps down.
-            if let Some(latest) = state.leader {
-                let decided = PaxosMsg::Decided {
-                    epoch: state.epoch,
-                    leader: latest,
-                };
-                o.send(src, decided);
-            }
+            self.tell_latest(state, src, o);
         } else if epoch == state.epoch && src == leader && !state.leading {
-            // The leader is alive: keep following it, and stop proposing a
-            // successor it does not need.
-            if state.proposer.is_some() {
-                state.to_mut().proposer = None;
-            }
-            arm(self, o, PaxosTimer::Election);
+            self.on_heartbeat(state, src, round, o);
+        }
+    }
+
+    /// Tells `src`, which is behind, the latest decision this node knows.
+    fn tell_latest(&self, state: &PaxosState, src: Id, o: &mut Out<Self>) {
+        if let Some(leader) = state.leader {
+            let decided = PaxosMsg::Decided {
+                epoch: state.epoch,
+                leader,
+                round: 0,
+            };
+            o.send(src, decided);
+        }
+    }
+
+    /// The leader of the node's epoch is alive: keep following it, and stop
+    /// proposing a successor it does not need. With the lease on, the node
+    /// acknowledges the round and keeps its promise from now on — unless
+    /// it has promised a ballot of the next epoch: it has then joined the
+    /// election that replaces this leader, can vouch for no lease of it,
+    /// and the heartbeat does not hold that election back.
+    fn on_heartbeat(&self, state: &mut Cow<PaxosState>, src: Id, round: u64, o: &mut Out<Self>) {
+        let lease = self.lease().is_some();
+        // Seeded bug: the node acknowledges though it has promised a
+        // proposer of the next epoch.
+        let acks_after_promise = self.deviates(Deviation::PaxosAcksAfterPromise);
+        if lease && state.promised.is_some() && !acks_after_promise {
+            return;
+        }
+        if state.proposer.is_some() {
+            state.to_mut().proposer = None;
+        }
+        arm(self, o, PaxosTimer::Election);
+        if lease && round > 0 {
+            let state = state.to_mut();
+            state.heard = true;
+            arm(self, o, PaxosTimer::Heard);
+            let epoch = state.epoch;
+            o.send(src, PaxosMsg::HeartbeatAck { epoch, round });
+        }
+    }
+
+    /// An acknowledgement of one of this leader's rounds.
+    fn on_heartbeat_ack(&self, state: &mut Cow<PaxosState>, src: Id, epoch: u64, round: u64) {
+        if state.leading && epoch == state.epoch && state.lease.counts(src, round) {
+            let state = state.to_mut();
+            state.lease.acknowledge(src);
+            state.lease.hold_if_acknowledged(self.quorum());
         }
     }
 
     /// The leader announces itself to every peer and re-arms its heartbeat.
-    fn send_heartbeats(&self, me: Id, state: &PaxosState, o: &mut Out<Self>) {
+    /// With the lease on, the heartbeat is a numbered round whose lease
+    /// timer starts now, as it is sent.
+    fn send_heartbeats(&self, me: Id, state: &mut PaxosState, o: &mut Out<Self>) {
+        let round = match self.lease() {
+            Some(_) => {
+                let odd = state.lease.start_round(me);
+                arm(self, o, PaxosTimer::Lease { odd });
+                state.lease.hold_if_acknowledged(self.quorum());
+                state.lease.round
+            }
+            None => 0,
+        };
         let heartbeat = PaxosMsg::Decided {
             epoch: state.epoch,
             leader: me,
+            round,
         };
         for peer in self.cluster.peers(me) {
             o.send(peer, heartbeat.clone());
@@ -675,21 +833,26 @@ impl Actor for Paxos {
         // Ids that name no member (storage of another cluster, or corrupt)
         // are not believed: no stranger is followed or proposed.
         let member = |id: &Id| self.cluster.is_member(*id);
+        // A leader that restarts stands down (see the module doc).
+        let stood_down = saved.leader == Some(me);
+        // The promises of a previous life are forgotten with its clock, so
+        // the node keeps one to nobody: the quarantine.
+        let quarantine = self.lease().is_some();
         let state = PaxosState {
             epoch: saved.epoch,
             leader: saved.leader.filter(member),
-            // A decision is for ever: a leader that restarts still leads its
-            // epoch, until it learns of a later one.
-            leading: saved.leader == Some(me),
+            leading: false,
             promised: saved.promised,
             accepted: saved.accepted.filter(|p| member(&p.leader)),
             refused_round: 0,
             proposer: None,
+            stood_down,
+            heard: quarantine,
+            lease: LeaseState::default(),
         };
-        if state.leading {
-            arm(self, o, PaxosTimer::Heartbeat);
-        } else {
-            arm(self, o, PaxosTimer::Election);
+        arm(self, o, PaxosTimer::Election);
+        if quarantine {
+            arm(self, o, PaxosTimer::Heard);
         }
         state
     }
@@ -707,19 +870,25 @@ impl Actor for Paxos {
             // another configuration, or a corrupt one. Never followed.
             return;
         }
-        if let PaxosMsg::Decided { epoch, leader } = msg {
-            return self.on_decided(me, state, src, epoch, leader, o);
+        match msg {
+            PaxosMsg::Decided {
+                epoch,
+                leader,
+                round,
+            } => return self.on_decided(me, state, src, (epoch, leader, round), o),
+            PaxosMsg::HeartbeatAck { epoch, round } => {
+                return self.on_heartbeat_ack(state, src, epoch, round)
+            }
+            _ => {}
         }
         let epoch = msg.epoch();
         if epoch <= state.epoch {
             // An instance this node has seen decided: the decision answers it.
-            if let Some(leader) = state.leader {
-                let decided = PaxosMsg::Decided {
-                    epoch: state.epoch,
-                    leader,
-                };
-                o.send(src, decided);
-            }
+            return self.tell_latest(state, src, o);
+        }
+        if matches!(msg, PaxosMsg::Prepare { .. }) && self.promised_away(state) {
+            // The promise forbids answering any prepare of the next epoch:
+            // it goes unheard, even the decision it names.
             return;
         }
         if epoch > state.deciding() {
@@ -744,7 +913,7 @@ impl Actor for Paxos {
             }
             PaxosMsg::Accepted { ballot, .. } => self.on_accepted(me, state, src, ballot, o),
             PaxosMsg::Refused { promised, .. } => self.on_refused(state, promised),
-            PaxosMsg::Decided { .. } => {}
+            PaxosMsg::Decided { .. } | PaxosMsg::HeartbeatAck { .. } => {}
         }
     }
 
@@ -757,13 +926,27 @@ impl Actor for Paxos {
     ) {
         match timer {
             PaxosTimer::Election => {
-                if !state.leading {
+                // A node that promised its leader not to help replace it
+                // does not propose itself either; it looks again later.
+                if self.promised_away(state) {
+                    arm(self, o, PaxosTimer::Election);
+                } else if !state.leading {
                     self.propose(me, state.to_mut(), o);
                 }
             }
             PaxosTimer::Heartbeat => {
                 if state.leading {
-                    self.send_heartbeats(me, state, o);
+                    self.send_heartbeats(me, state.to_mut(), o);
+                }
+            }
+            PaxosTimer::Heard => {
+                if state.heard {
+                    state.to_mut().heard = false;
+                }
+            }
+            PaxosTimer::Lease { odd } => {
+                if state.lease.expires(*odd) {
+                    state.to_mut().lease.expire(*odd);
                 }
             }
         }
@@ -777,6 +960,7 @@ impl Actor for Paxos {
 impl Protocol for Paxos {
     const KIND: ProtocolKind = ProtocolKind::Paxos;
     const HAS_TERMS: bool = true;
+    const HAS_LEASE: bool = true;
     const WITHOUT_STORAGE: Option<&'static str> =
         Some("promises and accepted proposals live in memory only, so a restarted acceptor may break a promise and two leaders may be decided for one epoch");
 
@@ -790,17 +974,29 @@ impl Protocol for Paxos {
 
     fn timer_range(&self, timer: &PaxosTimer) -> Range<Duration> {
         let timeouts = &self.cluster.timeouts;
+        let promise = timeouts.election.start;
         match timer {
             PaxosTimer::Election => timeouts.election.clone(),
             PaxosTimer::Heartbeat => timeouts.heartbeat_range(),
+            PaxosTimer::Heard => promise..promise,
+            PaxosTimer::Lease { .. } => {
+                let lease = self.lease().map_or(promise, |l| l.duration);
+                lease..lease
+            }
         }
     }
 
     fn timer_role(&self, timer: &PaxosTimer) -> TimerRole {
         match timer {
-            PaxosTimer::Election => TimerRole::WatchesLeader,
-            PaxosTimer::Heartbeat => TimerRole::Heartbeat,
+            PaxosTimer::Election | PaxosTimer::Heard => TimerRole::WatchesLeader,
+            PaxosTimer::Heartbeat | PaxosTimer::Lease { .. } => TimerRole::Heartbeat,
         }
+    }
+
+    /// The held round's lease timer: the lease ends at its deadline.
+    fn lease_timer(&self, state: &PaxosState) -> Option<PaxosTimer> {
+        let odd = state.lease.held.filter(|_| state.holds_lease())?;
+        Some(PaxosTimer::Lease { odd })
     }
 
     fn message_kind(msg: &PaxosMsg) -> &'static str {
@@ -811,6 +1007,7 @@ impl Protocol for Paxos {
             PaxosMsg::Accepted { .. } => "Accepted",
             PaxosMsg::Refused { .. } => "Refused",
             PaxosMsg::Decided { .. } => "Decided",
+            PaxosMsg::HeartbeatAck { .. } => "HeartbeatAck",
         }
     }
 }
@@ -827,11 +1024,15 @@ impl Leadership for PaxosState {
     }
 
     fn leader(&self) -> Option<Id> {
-        self.leader
+        self.leader.filter(|_| !self.stood_down)
     }
 
     fn term(&self) -> Option<u64> {
         Some(self.epoch)
+    }
+
+    fn holds_lease(&self) -> bool {
+        PaxosState::holds_lease(self)
     }
 }
 
@@ -884,6 +1085,19 @@ impl fmt::Debug for PaxosState {
                 Ids(&accepted_by.iter().copied().collect::<Vec<_>>())
             )?,
             None => {}
+        }
+        if self.stood_down {
+            f.write_str(" stood down")?;
+        }
+        if self.heard {
+            f.write_str(" heard")?;
+        }
+        if self.lease.round > 0 {
+            let acks: Vec<Id> = self.lease.acks.iter().copied().collect();
+            write!(f, " round {} acks {:?}", self.lease.round, Ids(&acks))?;
+            if let Some(odd) = self.lease.held {
+                write!(f, " lease {}", if odd { "odd" } else { "even" })?;
+            }
         }
         Ok(())
     }
@@ -939,7 +1153,8 @@ impl Terms for PaxosMsg {
             | PaxosMsg::Accept { epoch, .. }
             | PaxosMsg::Accepted { epoch, .. }
             | PaxosMsg::Refused { epoch, .. }
-            | PaxosMsg::Decided { epoch, .. } => *epoch -= by,
+            | PaxosMsg::Decided { epoch, .. }
+            | PaxosMsg::HeartbeatAck { epoch, .. } => *epoch -= by,
         }
         lowered
     }
@@ -989,6 +1204,7 @@ mod tests {
         let decided = PaxosMsg::Decided {
             epoch: 1,
             leader: stranger,
+            round: 0,
         };
         let (after, o) = deliver(&node, 0, fresh(&node, 0), 1, decided);
         assert_eq!((after.epoch, after.leader), (0, None));
@@ -1195,8 +1411,8 @@ mod tests {
                 // The decision is the new leader's first heartbeat: sent once.
                 "save PaxosStorage { epoch: 1, leader: Some(Id(0)), promised: None, accepted: None }",
                 "cancel Election",
-                "send n1 Decided { epoch: 1, leader: Id(0) }",
-                "send n2 Decided { epoch: 1, leader: Id(0) }",
+                "send n1 Decided { epoch: 1, leader: Id(0), round: 0 }",
+                "send n2 Decided { epoch: 1, leader: Id(0), round: 0 }",
                 "arm Heartbeat 50ms..50ms",
             ]
         );
@@ -1214,8 +1430,8 @@ mod tests {
         assert_eq!(
             decided,
             [
-                "send n1 Decided { epoch: 1, leader: Id(1) }",
-                "send n2 Decided { epoch: 1, leader: Id(1) }",
+                "send n1 Decided { epoch: 1, leader: Id(1), round: 0 }",
+                "send n2 Decided { epoch: 1, leader: Id(1), round: 0 }",
                 "save PaxosStorage { epoch: 1, leader: Some(Id(1)), promised: None, accepted: None }",
                 ARM_ELECTION,
             ]
@@ -1228,6 +1444,7 @@ mod tests {
         let decided = PaxosMsg::Decided {
             epoch: 4,
             leader: Id::from(0),
+            round: 0,
         };
         let (follower, o) = deliver(&node, 1, fresh(&node, 1), 2, decided.clone());
         assert_eq!((follower.role(), follower.epoch), (Role::Follower, 4));
@@ -1252,7 +1469,10 @@ mod tests {
         };
         let (same, o) = deliver(&node, 1, follower.clone(), 2, stale);
         assert_eq!(same, follower);
-        assert_eq!(lines(&o), ["send n2 Decided { epoch: 4, leader: Id(0) }"]);
+        assert_eq!(
+            lines(&o),
+            ["send n2 Decided { epoch: 4, leader: Id(0), round: 0 }"]
+        );
         // A prepare of a later epoch names the decision before it: the node
         // learns it, then promises.
         let ahead = PaxosMsg::Prepare {
@@ -1293,6 +1513,7 @@ mod tests {
         let next = PaxosMsg::Decided {
             epoch: 2,
             leader: Id::from(1),
+            round: 0,
         };
         let (after, o) = deliver(&node, 0, leader, 1, next);
         assert_eq!(
@@ -1303,7 +1524,7 @@ mod tests {
     }
 
     #[test]
-    fn promises_and_acceptances_survive_a_restart_and_a_leader_leads_again() {
+    fn promises_and_acceptances_survive_a_restart_and_a_restarted_leader_stands_down() {
         let node = paxos(3);
         let saved = PaxosStorage {
             epoch: 2,
@@ -1313,11 +1534,160 @@ mod tests {
         };
         let (state, o) = start(&node, 0, Some(saved.clone()));
         assert_eq!(state.storage(), saved);
-        assert_eq!(state.role(), Role::Follower);
+        assert_eq!(
+            (state.role(), state.leader()),
+            (Role::Follower, Some(Id::from(1)))
+        );
         assert_eq!(lines(&o), [ARM_ELECTION]);
-        let (state, o) = start(&node, 1, Some(saved));
-        assert_eq!(state.role(), Role::Leader);
-        assert_eq!(lines(&o), ["arm Heartbeat 50ms..50ms"]);
+        // The leader itself keeps what it learnt but leads no more, and
+        // names no leader: it proposes the next epoch when its timer fires.
+        let (state, o) = start(&node, 1, Some(saved.clone()));
+        assert_eq!(state.storage(), saved);
+        assert_eq!((state.role(), state.leader()), (Role::Follower, None));
+        assert_eq!(lines(&o), [ARM_ELECTION]);
+        let (_, o) = fire(&node, 1, state, PaxosTimer::Election);
+        assert!(
+            lines(&o).contains(
+                &"send n0 Prepare { epoch: 3, ballot: 4.n1, previous: Some(Id(1)) }".to_string()
+            ),
+            "{:?}",
+            lines(&o)
+        );
+    }
+
+    /// A cluster of `n` with a 300 ms lease (heartbeat 50 ms, promise
+    /// 500 ms).
+    fn leased(n: usize) -> Paxos {
+        let mut cluster = Cluster::new(n, Timeouts::default());
+        cluster.raft.lease = Some(LeaseConfig {
+            duration: Duration::from_millis(300),
+            drift_ppm: 50_000,
+        });
+        Paxos::new(cluster)
+    }
+
+    fn leader_of(node: &Paxos, me: usize, epoch: u64) -> PaxosState {
+        PaxosState {
+            epoch,
+            leader: Some(Id::from(me)),
+            leading: true,
+            heard: false,
+            ..fresh(node, me)
+        }
+    }
+
+    #[test]
+    fn a_leased_leader_numbers_its_rounds_and_holds_the_lease_from_a_majority_until_its_timer() {
+        let node = leased(3);
+        let (state, o) = fire(&node, 0, leader_of(&node, 0, 1), PaxosTimer::Heartbeat);
+        assert_eq!(
+            lines(&o),
+            [
+                "arm Lease { odd: true } 300ms..300ms",
+                "send n1 Decided { epoch: 1, leader: Id(0), round: 1 }",
+                "send n2 Decided { epoch: 1, leader: Id(0), round: 1 }",
+                "arm Heartbeat 50ms..50ms",
+            ]
+        );
+        assert!(!state.holds_lease(), "the leader alone is no majority");
+        let ack = |round| PaxosMsg::HeartbeatAck { epoch: 1, round };
+        let (state, o) = deliver(&node, 0, state, 1, ack(1));
+        assert!(lines(&o).is_empty());
+        assert!(state.holds_lease());
+        assert_eq!(
+            node.lease_timer(&state),
+            Some(PaxosTimer::Lease { odd: true })
+        );
+        // An acknowledgement of another epoch vouches for nothing.
+        let other = PaxosMsg::HeartbeatAck { epoch: 2, round: 1 };
+        let (same, _) = deliver(&node, 0, state.clone(), 2, other);
+        assert_eq!(same, state);
+        let (state, _) = fire(&node, 0, state, PaxosTimer::Lease { odd: true });
+        assert!(!state.holds_lease());
+    }
+
+    #[test]
+    fn a_leased_follower_acknowledges_its_leaders_round_and_keeps_its_promise() {
+        let node = leased(3);
+        let follower = PaxosState {
+            epoch: 1,
+            leader: Some(Id::from(0)),
+            heard: false,
+            ..fresh(&node, 1)
+        };
+        let round = PaxosMsg::Decided {
+            epoch: 1,
+            leader: Id::from(0),
+            round: 4,
+        };
+        let (state, o) = deliver(&node, 1, follower, 0, round);
+        assert!(state.heard);
+        assert_eq!(
+            lines(&o),
+            [
+                ARM_ELECTION,
+                "arm Heard 500ms..500ms",
+                "send n0 HeartbeatAck { epoch: 1, round: 4 }",
+            ]
+        );
+        // Under its promise it answers no prepare of the next epoch, and
+        // proposes nothing when its timer fires.
+        let prepare = PaxosMsg::Prepare {
+            epoch: 2,
+            ballot: ballot(1, 2),
+            previous: Some(Id::from(0)),
+        };
+        let (same, o) = deliver(&node, 1, state.clone(), 2, prepare.clone());
+        assert_eq!(same, state);
+        assert!(lines(&o).is_empty(), "{:?}", lines(&o));
+        let (same, o) = fire(&node, 1, state.clone(), PaxosTimer::Election);
+        assert_eq!(same, state);
+        assert_eq!(lines(&o), [ARM_ELECTION]);
+        // Once the promise runs out, it promises.
+        let (state, _) = fire(&node, 1, state, PaxosTimer::Heard);
+        let (state, o) = deliver(&node, 1, state, 2, prepare);
+        assert_eq!(state.promised, Some(ballot(1, 2)));
+        assert_eq!(
+            lines(&o).last().map(String::as_str),
+            Some("send n2 Promise { epoch: 2, ballot: 1.n2, accepted: None }")
+        );
+    }
+
+    #[test]
+    fn a_leased_node_that_promised_the_next_epoch_acknowledges_no_round() {
+        let node = leased(3);
+        let promised = PaxosState {
+            epoch: 1,
+            leader: Some(Id::from(0)),
+            promised: Some(ballot(1, 2)),
+            heard: false,
+            ..fresh(&node, 1)
+        };
+        let round = PaxosMsg::Decided {
+            epoch: 1,
+            leader: Id::from(0),
+            round: 4,
+        };
+        let (same, o) = deliver(&node, 1, promised.clone(), 0, round);
+        assert_eq!(same, promised);
+        assert!(lines(&o).is_empty(), "{:?}", lines(&o));
+    }
+
+    #[test]
+    fn a_leased_leader_answers_no_prepare_and_a_started_node_keeps_quarantine() {
+        let node = leased(3);
+        let leader = leader_of(&node, 0, 1);
+        let prepare = PaxosMsg::Prepare {
+            epoch: 2,
+            ballot: ballot(1, 2),
+            previous: Some(Id::from(0)),
+        };
+        let (same, o) = deliver(&node, 0, leader.clone(), 2, prepare);
+        assert_eq!(same, leader);
+        assert!(lines(&o).is_empty());
+        let (state, o) = start(&node, 2, None);
+        assert!(state.heard);
+        assert_eq!(lines(&o), [ARM_ELECTION, "arm Heard 500ms..500ms"]);
     }
 
     #[test]

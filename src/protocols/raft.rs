@@ -40,6 +40,7 @@
 //! per term, and with the lease on, leases begin in the order of their
 //! terms.
 
+use super::lease::{LeaseConfig, LeaseState};
 use super::{arm, Cluster, Deviation, MaybeId, Protocol, ProtocolKind, Terms, TimerRole};
 use crate::leadership::{Leadership, Role};
 use serde::{Deserialize, Serialize};
@@ -215,84 +216,6 @@ pub struct RaftOptions {
     pub lease: Option<LeaseConfig>,
 }
 
-/// How long a leader's lease runs, and the clock drift it must survive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct LeaseConfig {
-    /// The lease's length on the leader's clock, from the moment the round
-    /// that earned it was sent.
-    pub duration: Duration,
-    /// ε, in parts per million: every node's clock runs at a rate within
-    /// [1 − ε, 1 + ε] of real time.
-    pub drift_ppm: u32,
-}
-
-/// A lease that a drifting clock could stretch past the promises behind it.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum LeaseError {
-    /// The lease could outlast a follower's promise.
-    #[error("the lease ({lease:?}) must be shorter than the minimum election timeout ({promise:?}) × (1 − ε)/(1 + ε) = {limit:?} for drift ε = {drift}: a fast follower's promise could end before a slow leader's lease")]
-    OutlastsPromise {
-        /// The lease.
-        lease: Duration,
-        /// The promise: the minimum election timeout.
-        promise: Duration,
-        /// The longest lease that is safe (exclusive).
-        limit: Duration,
-        /// ε as a fraction.
-        drift: f64,
-    },
-    /// The lease would lapse before every renewal.
-    #[error("the lease ({lease:?}) must be longer than the heartbeat ({heartbeat:?}): it would lapse before every renewal")]
-    NotLongerThanHeartbeat {
-        /// The lease.
-        lease: Duration,
-        /// The heartbeat period.
-        heartbeat: Duration,
-    },
-    /// ε out of range.
-    #[error("the drift bound must be below 0.5 (got {0})")]
-    DriftTooLarge(f64),
-}
-
-impl LeaseConfig {
-    /// ε as a fraction.
-    pub fn drift(&self) -> f64 {
-        f64::from(self.drift_ppm) / 1e6
-    }
-
-    /// Checks the rule that makes the lease safe for `timeouts`: measured on
-    /// the slowest clock the drift allows, the lease ends before a promise
-    /// measured on the fastest — `lease × (1 + ε) < promise × (1 − ε)`,
-    /// the promise being the minimum election timeout — and the lease
-    /// outlives a heartbeat period, so that renewals can keep it.
-    pub fn validate(&self, timeouts: &super::Timeouts) -> Result<(), LeaseError> {
-        const MILLION: u128 = 1_000_000;
-        let ppm = u128::from(self.drift_ppm);
-        if ppm >= MILLION / 2 {
-            return Err(LeaseError::DriftTooLarge(self.drift()));
-        }
-        let promise = timeouts.election.start;
-        let lease_slow = self.duration.as_nanos() * (MILLION + ppm);
-        let promise_fast = promise.as_nanos() * (MILLION - ppm);
-        if lease_slow >= promise_fast {
-            let limit_nanos = promise_fast / (MILLION + ppm);
-            return Err(LeaseError::OutlastsPromise {
-                lease: self.duration,
-                promise,
-                limit: Duration::from_nanos(u64::try_from(limit_nanos).unwrap_or(u64::MAX)),
-                drift: self.drift(),
-            });
-        }
-        if self.duration <= timeouts.heartbeat {
-            return Err(LeaseError::NotLongerThanHeartbeat {
-                lease: self.duration,
-                heartbeat: timeouts.heartbeat,
-            });
-        }
-        Ok(())
-    }
-}
-
 // ------------------------------------------------------------------- state
 
 /// A Raft node's role in its current term.
@@ -306,22 +229,6 @@ pub enum RaftRole {
     Candidate,
     /// Won its term's election.
     Leader,
-}
-
-/// A leader's lease: the rounds it has sent and which of them a majority
-/// acknowledged.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct LeaseState {
-    /// The latest heartbeat round sent in this term (0: none yet).
-    pub round: u64,
-    /// Who has acknowledged that round, the leader included.
-    pub acks: BTreeSet<Id>,
-    /// Whether that round's lease timer still runs: acknowledgements that
-    /// arrive after it fired vouch for a lease already over.
-    pub open: bool,
-    /// The parity of the round whose lease the leader holds, if any: it
-    /// holds until that round's [`RaftTimer::Lease`] fires.
-    pub held: Option<bool>,
 }
 
 /// A Raft node's state.
@@ -544,34 +451,21 @@ impl Raft {
         if self.options().lease.is_none() {
             return 0;
         }
-        let lease = &mut state.lease;
-        lease.round += 1;
-        let odd = lease.round % 2 == 1;
-        // Re-arming this parity's timer restarts it from now, which no
-        // acknowledgement has vouched for yet.
-        if lease.held == Some(odd) {
-            lease.held = None;
-        }
-        lease.acks = BTreeSet::from([me]);
-        lease.open = true;
+        let odd = state.lease.start_round(me);
         // The lease runs from the moment the round is sent: a follower's
         // promise starts when it receives the round, which is later.
         if self.cluster.deviation != Some(Deviation::RaftLeaseFromAcks) {
             arm(self, o, RaftTimer::Lease { odd });
         }
-        let round = lease.round;
         self.hold_if_acknowledged(state, o);
-        round
+        state.lease.round
     }
 
     fn hold_if_acknowledged(&self, state: &mut RaftState, o: &mut Out<Self>) {
-        let lease = &mut state.lease;
-        let odd = lease.round % 2 == 1;
-        if lease.open && lease.held != Some(odd) && lease.acks.len() >= self.quorum() {
-            lease.held = Some(odd);
-            if self.cluster.deviation == Some(Deviation::RaftLeaseFromAcks) {
-                arm(self, o, RaftTimer::Lease { odd });
-            }
+        let newly_held = state.lease.hold_if_acknowledged(self.quorum());
+        if newly_held && self.cluster.deviation == Some(Deviation::RaftLeaseFromAcks) {
+            let odd = state.lease.parity();
+            arm(self, o, RaftTimer::Lease { odd });
         }
     }
 
@@ -656,12 +550,9 @@ impl Raft {
         if self.options().check_quorum && !state.active.contains(&src) {
             state.to_mut().active.insert(src);
         }
-        if self.options().lease.is_some()
-            && round == state.lease.round
-            && !state.lease.acks.contains(&src)
-        {
+        if self.options().lease.is_some() && state.lease.counts(src, round) {
             let state = state.to_mut();
-            state.lease.acks.insert(src);
+            state.lease.acknowledge(src);
             self.hold_if_acknowledged(state, o);
         }
     }
@@ -795,16 +686,8 @@ impl Actor for Raft {
             }
             RaftTimer::CheckQuorum => self.on_check_quorum(state, o),
             RaftTimer::Lease { odd } => {
-                let lease = &state.lease;
-                let current = lease.round > 0 && (lease.round % 2 == 1) == *odd;
-                if lease.held == Some(*odd) || (current && lease.open) {
-                    let lease = &mut state.to_mut().lease;
-                    if lease.held == Some(*odd) {
-                        lease.held = None;
-                    }
-                    if current {
-                        lease.open = false;
-                    }
+                if state.lease.expires(*odd) {
+                    state.to_mut().lease.expire(*odd);
                 }
             }
         }
@@ -819,6 +702,7 @@ impl Protocol for Raft {
     const KIND: ProtocolKind = ProtocolKind::Raft;
     const SYMMETRIC: bool = true;
     const HAS_TERMS: bool = true;
+    const HAS_LEASE: bool = true;
     const WITHOUT_STORAGE: Option<&'static str> =
         Some("term and vote live in memory only, so a restarted node may vote twice in a term");
 
@@ -1054,6 +938,7 @@ impl Rewrite<Id> for RaftStorage {
 mod tests {
     use super::*;
     use crate::leadership::LeaderView;
+    use crate::protocols::lease::LeaseError;
     use crate::protocols::testkit::{deliver, fire, lines, sends, start};
     use crate::protocols::Timeouts;
 

@@ -63,8 +63,9 @@ pub struct NodeConfig {
     pub data_dir: Option<PathBuf>,
     /// Timer durations (validated: reply < heartbeat < election).
     pub timeouts: Timeouts,
-    /// Raft's switches: PreVote, CheckQuorum, the leader lease (validated
-    /// against the timeouts; refused for other protocols).
+    /// Raft's switches, PreVote and CheckQuorum, and the leader lease of
+    /// Raft and Paxos (validated against the timeouts; refused for other
+    /// protocols).
     pub raft: RaftOptions,
     /// Seed for timer randomisation and injected faults; `None` seeds from
     /// the OS.
@@ -177,19 +178,25 @@ impl NodeConfig {
     }
 }
 
-/// Checks Raft's switches: the lease is safe for `timeouts` (see
-/// [`crate::protocols::raft::LeaseConfig::validate`]), and, when the
-/// protocol is known, the switches are given to Raft only. `elect cluster`
+/// Checks Raft's switches and the lease: the lease is safe for `timeouts`
+/// (see [`crate::protocols::lease::LeaseConfig::validate`]), and, when the
+/// protocol is known, PreVote and CheckQuorum are given to Raft only and
+/// the lease to Raft or Paxos. `elect cluster`
 /// and `elect chaos` ask before they start any process.
 pub fn check_switches(
     kind: Option<ProtocolKind>,
     timeouts: &Timeouts,
     raft: &RaftOptions,
 ) -> Result<(), StartError> {
-    let switched = *raft != RaftOptions::default();
-    if let Some(kind) = kind.filter(|&k| switched && k != ProtocolKind::Raft) {
+    let raft_only = raft.pre_vote || raft.check_quorum;
+    if let Some(kind) = kind.filter(|&k| raft_only && k != ProtocolKind::Raft) {
         return Err(StartError::Config(format!(
-            "--pre-vote, --check-quorum and --lease-ms are Raft's switches; {kind} has none"
+            "--pre-vote and --check-quorum are Raft's switches; {kind} has none"
+        )));
+    }
+    if let Some(kind) = kind.filter(|&k| raft.lease.is_some() && !k.has_lease()) {
+        return Err(StartError::Config(format!(
+            "--lease-ms: {kind} has no leader lease (Raft and Paxos have one)"
         )));
     }
     if let Some(lease) = &raft.lease {
