@@ -75,6 +75,29 @@ fn only_writes_under_a_valid_lease_keep_a_deposed_leader_out_of_the_register() {
     );
 }
 
+/// Paxos's lease keeps deposed leaders out of the register the same way:
+/// the epoch is the token, and with the lease on no write is accepted while
+/// a newer leadership acts; without it, deposed leaders' writes are.
+/// (A follower that broke its promise, seeded in the checker, gives two
+/// lease holders: `tests/mutants.rs`.)
+#[test]
+fn paxos_leaders_under_a_lease_never_write_once_deposed() {
+    let lease = RaftOptions {
+        check_quorum: false,
+        ..lease_options()
+    };
+    let (writes, _, stale, overlap) = simulated_writes(ProtocolKind::Paxos, lease);
+    assert!(writes > 10_000, "the leaders wrote: {writes}");
+    assert_eq!((stale, overlap), (0, 0), "with the lease");
+
+    let (writes, refused, stale, _) = simulated_writes(ProtocolKind::Paxos, RaftOptions::default());
+    assert!(writes > 10_000);
+    assert!(
+        refused > 0 && stale > 0,
+        "plain Paxos: {refused} refused, {stale} stale"
+    );
+}
+
 /// The guard answers from the clock, not from what the node has handled:
 /// while the runtime's only thread is blocked (as a paused process is), the
 /// node handles nothing, yet the guard says the lease has lapsed as soon as
