@@ -1,7 +1,8 @@
 //! A node's view of leadership, common to every protocol.
 //!
 //! Properties, the command line and the UDP runtime read leadership only
-//! through [`Leadership`], so they work the same for Bully, Ring and Raft.
+//! through [`Leadership`], so they work the same for Bully, Ring, Raft and
+//! Paxos.
 
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
@@ -40,7 +41,7 @@ pub trait Leadership {
     fn term(&self) -> Option<u64>;
 
     /// Whether the node leads under a lease a majority granted that has not
-    /// expired (protocols with leases: Raft with its lease on). A node
+    /// expired (protocols with leases: Raft or Paxos with the lease on). A node
     /// that holds one may act as the only leader; with no lease, no node
     /// ever holds one.
     fn holds_lease(&self) -> bool {

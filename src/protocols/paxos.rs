@@ -46,7 +46,8 @@
 //! messages and, at every acceptor that answers, two synchronous saves (the
 //! promise, the acceptance), plus one more at every node when it learns the
 //! decision (so that its epoch never goes back after a crash). Raft's takes
-//! one round trip and one save per voter.
+//! one round trip and one save per voter. With the lease on, every
+//! heartbeat round also costs n−1 acknowledgements, as Raft's lease does.
 //!
 //! **A restart ends a leadership.** A leader that restarts keeps what it
 //! learnt — it led its epoch, and that stays decided — but leads no more:
