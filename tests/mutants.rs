@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 30);
+    assert_eq!(bugs.len(), 31);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -37,7 +37,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
     assert_eq!(raft.count(), 14);
     let paxos = bugs.iter().filter(|b| b.protocol == ProtocolKind::Paxos);
-    assert_eq!(paxos.count(), 8);
+    assert_eq!(paxos.count(), 9);
 }
 
 #[test]

@@ -108,11 +108,13 @@ pub struct CheckArgs {
     /// Do not explore paths longer than D steps.
     #[arg(long, value_name = "D")]
     pub depth: Option<usize>,
-    /// Checker threads (default: one per core).
+    /// Checker threads (default: a scenario file's, else one per core).
     #[arg(long, value_name = "T")]
     pub threads: Option<usize>,
-    /// Search strategy (default: dfs with symmetry reduction for raft, bfs
-    /// otherwise; bfs finds the shortest counterexamples).
+    /// Search strategy (default: a scenario file's, else dfs with symmetry
+    /// reduction for raft and bfs otherwise; bfs finds the shortest
+    /// counterexamples). With a scenario file, each search flag overrides
+    /// only its own setting of the file's `[check]`.
     #[arg(long, value_enum)]
     pub strategy: Option<Strategy>,
     /// Symmetry reduction for protocols whose nodes are interchangeable
@@ -139,8 +141,9 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    /// The protocol's default options with every given flag applied.
-    fn options(&self, protocol: ProtocolKind) -> Result<CheckOptions, Failure> {
+    /// `base` (the protocol's defaults, or a scenario file's `[check]`)
+    /// with every given flag applied over it; what no flag names stays.
+    fn options(&self, base: CheckOptions) -> Result<CheckOptions, Failure> {
         if self.symmetry == Some(true) && self.strategy == Some(Strategy::Bfs) {
             return Err(Failure::Usage(
                 "--symmetry needs --strategy dfs (Stateright applies symmetry reduction only in depth-first search)".into(),
@@ -152,24 +155,18 @@ impl CheckArgs {
         if self.depth == Some(0) {
             return Err(Failure::Usage("--depth must be at least 1".into()));
         }
-        let mut options =
-            CheckOptions::defaults_for(protocol).with_search(self.strategy, self.symmetry);
+        let mut options = base.with_search(self.strategy, self.symmetry);
         if let Some(threads) = self.threads {
             options.threads = threads;
         }
-        options.depth = self.depth;
-        options.timeout = self.timeout.map(Duration::from_secs);
-        options.keep_going = self.keep_going;
+        if self.depth.is_some() {
+            options.depth = self.depth;
+        }
+        if let Some(timeout) = self.timeout {
+            options.timeout = Some(Duration::from_secs(timeout));
+        }
+        options.keep_going |= self.keep_going;
         Ok(options)
-    }
-
-    /// Whether any flag that changes how the search runs was given.
-    fn changes_search(&self) -> bool {
-        self.strategy.is_some()
-            || self.symmetry.is_some()
-            || self.threads.is_some()
-            || self.depth.is_some()
-            || self.timeout.is_some()
     }
 
     /// The jobs to run, every one validated before any runs.
@@ -184,10 +181,7 @@ impl CheckArgs {
                     )));
                 }
                 let mut job = Job::from_scenario(&scenario);
-                if self.changes_search() {
-                    job.options = self.options(scenario.protocol)?;
-                    job.options.keep_going = true;
-                }
+                job.options = self.options(job.options.clone())?;
                 if let Some(liveness) = self.liveness {
                     job.liveness = liveness;
                 }
@@ -198,7 +192,7 @@ impl CheckArgs {
                     let mut job = Job::new(
                         protocol,
                         self.model.config(protocol)?,
-                        self.options(protocol)?,
+                        self.options(CheckOptions::defaults_for(protocol))?,
                     );
                     job.liveness = self.liveness.unwrap_or(true);
                     jobs.push(job);

@@ -662,6 +662,18 @@ impl Modelled for Paxos {
                 scenario: "paxos-3-lease-lossy",
                 tamper: Tamper::Deviation(Deviation::PaxosAcksAfterPromise),
             },
+            SeededBug {
+                name: "paxos/promises-as-it-learns-to-lead",
+                what: "a node that learns from a prepare that it leads the epoch before still promises that prepare, so its lease counts its own vote given away",
+                scenario: "paxos-3-lease-lossy",
+                tamper: Tamper::Deviation(Deviation::PaxosPromisesAsItLearnsToLead),
+            },
+            SeededBug {
+                name: "paxos/no-quarantine",
+                what: "a restarted node answers prepares at once, though it may have promised its leader before the crash",
+                scenario: "paxos-3-lease-crash-recover",
+                tamper: Tamper::Deviation(Deviation::PaxosNoQuarantine),
+            },
         ]
     }
 }

@@ -130,6 +130,13 @@ pub enum Deviation {
     /// A Paxos node acknowledges its leader's round although it has
     /// promised a proposer of the next epoch.
     PaxosAcksAfterPromise,
+    /// A Paxos node that learns, from a prepare of the next epoch, that it
+    /// leads the epoch before answers that prepare although it now leads
+    /// under a lease.
+    PaxosPromisesAsItLearnsToLead,
+    /// A Paxos node that starts or restarts answers prepares at once
+    /// instead of keeping quarantine.
+    PaxosNoQuarantine,
     /// Bully's node that waits for a winner stays quiet on a lower ELECTION
     /// instead of starting afresh (the message-saving variant, which
     /// livelocks).

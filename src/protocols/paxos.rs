@@ -838,7 +838,7 @@ impl Actor for Paxos {
         let stood_down = saved.leader == Some(me);
         // The promises of a previous life are forgotten with its clock, so
         // the node keeps one to nobody: the quarantine.
-        let quarantine = self.lease().is_some();
+        let quarantine = self.lease().is_some() && !self.deviates(Deviation::PaxosNoQuarantine);
         let state = PaxosState {
             epoch: saved.epoch,
             leader: saved.leader.filter(member),
@@ -902,6 +902,17 @@ impl Actor for Paxos {
                     ..
                 } => self.learn(me, state.to_mut(), epoch - 1, previous, o),
                 _ => return,
+            }
+            // The decision it named may have made this node the leader of
+            // the epoch the prepare would replace, and a leader under a
+            // lease answers no prepare: promising now would give away a
+            // vote its own lease goes on counting.
+            let promises_as_it_learns = self.deviates(Deviation::PaxosPromisesAsItLearnsToLead);
+            if matches!(msg, PaxosMsg::Prepare { .. })
+                && self.promised_away(state)
+                && !promises_as_it_learns
+            {
+                return;
             }
         }
         match msg {
@@ -1577,6 +1588,34 @@ mod tests {
         }
     }
 
+    /// A follower of node 0 in `epoch`, not yet under any promise.
+    fn follower_of(node: &Paxos, me: usize, epoch: u64) -> PaxosState {
+        PaxosState {
+            epoch,
+            leader: Some(Id::from(0)),
+            heard: false,
+            ..fresh(node, me)
+        }
+    }
+
+    /// Node 0's heartbeat `round` of epoch 1.
+    fn round_of_epoch_1(round: u64) -> PaxosMsg {
+        PaxosMsg::Decided {
+            epoch: 1,
+            leader: Id::from(0),
+            round,
+        }
+    }
+
+    /// Node 2's first prepare for epoch 2, after node 0's epoch 1.
+    fn node_2_prepares_epoch_2() -> PaxosMsg {
+        PaxosMsg::Prepare {
+            epoch: 2,
+            ballot: ballot(1, 2),
+            previous: Some(Id::from(0)),
+        }
+    }
+
     #[test]
     fn a_leased_leader_numbers_its_rounds_and_holds_the_lease_from_a_majority_until_its_timer() {
         let node = leased(3);
@@ -1610,18 +1649,8 @@ mod tests {
     #[test]
     fn a_leased_follower_acknowledges_its_leaders_round_and_keeps_its_promise() {
         let node = leased(3);
-        let follower = PaxosState {
-            epoch: 1,
-            leader: Some(Id::from(0)),
-            heard: false,
-            ..fresh(&node, 1)
-        };
-        let round = PaxosMsg::Decided {
-            epoch: 1,
-            leader: Id::from(0),
-            round: 4,
-        };
-        let (state, o) = deliver(&node, 1, follower, 0, round);
+        let follower = follower_of(&node, 1, 1);
+        let (state, o) = deliver(&node, 1, follower, 0, round_of_epoch_1(4));
         assert!(state.heard);
         assert_eq!(
             lines(&o),
@@ -1633,11 +1662,7 @@ mod tests {
         );
         // Under its promise it answers no prepare of the next epoch, and
         // proposes nothing when its timer fires.
-        let prepare = PaxosMsg::Prepare {
-            epoch: 2,
-            ballot: ballot(1, 2),
-            previous: Some(Id::from(0)),
-        };
+        let prepare = node_2_prepares_epoch_2();
         let (same, o) = deliver(&node, 1, state.clone(), 2, prepare.clone());
         assert_eq!(same, state);
         assert!(lines(&o).is_empty(), "{:?}", lines(&o));
@@ -1658,18 +1683,10 @@ mod tests {
     fn a_leased_node_that_promised_the_next_epoch_acknowledges_no_round() {
         let node = leased(3);
         let promised = PaxosState {
-            epoch: 1,
-            leader: Some(Id::from(0)),
             promised: Some(ballot(1, 2)),
-            heard: false,
-            ..fresh(&node, 1)
+            ..follower_of(&node, 1, 1)
         };
-        let round = PaxosMsg::Decided {
-            epoch: 1,
-            leader: Id::from(0),
-            round: 4,
-        };
-        let (same, o) = deliver(&node, 1, promised.clone(), 0, round);
+        let (same, o) = deliver(&node, 1, promised.clone(), 0, round_of_epoch_1(4));
         assert_eq!(same, promised);
         assert!(lines(&o).is_empty(), "{:?}", lines(&o));
     }
@@ -1678,17 +1695,46 @@ mod tests {
     fn a_leased_leader_answers_no_prepare_and_a_started_node_keeps_quarantine() {
         let node = leased(3);
         let leader = leader_of(&node, 0, 1);
-        let prepare = PaxosMsg::Prepare {
-            epoch: 2,
-            ballot: ballot(1, 2),
-            previous: Some(Id::from(0)),
-        };
+        let prepare = node_2_prepares_epoch_2();
         let (same, o) = deliver(&node, 0, leader.clone(), 2, prepare);
         assert_eq!(same, leader);
         assert!(lines(&o).is_empty());
         let (state, o) = start(&node, 2, None);
         assert!(state.heard);
         assert_eq!(lines(&o), [ARM_ELECTION, "arm Heard 500ms..500ms"]);
+    }
+
+    #[test]
+    fn a_leased_node_that_learns_from_a_prepare_that_it_leads_answers_it_not() {
+        // Node 1 missed its own election for epoch 1; node 2's prepare for
+        // epoch 2 names node 1 as epoch 1's leader.
+        let prepare = PaxosMsg::Prepare {
+            epoch: 2,
+            ballot: ballot(1, 2),
+            previous: Some(Id::from(1)),
+        };
+        let node = leased(3);
+        let past_quarantine = PaxosState {
+            heard: false,
+            ..fresh(&node, 1)
+        };
+        let (state, o) = deliver(&node, 1, past_quarantine, 2, prepare.clone());
+        assert!(state.leading && state.epoch == 1);
+        assert_eq!(state.promised, None, "its lease counts its own vote");
+        assert!(
+            !lines(&o).iter().any(|l| l.contains("Promise")),
+            "{:?}",
+            lines(&o)
+        );
+        // Without a lease there is nothing to keep: it leads and promises.
+        let node = paxos(3);
+        let (state, o) = deliver(&node, 1, fresh(&node, 1), 2, prepare);
+        assert!(state.leading && state.epoch == 1);
+        assert_eq!(state.promised, Some(ballot(1, 2)));
+        assert_eq!(
+            lines(&o).last().map(String::as_str),
+            Some("send n2 Promise { epoch: 2, ballot: 1.n2, accepted: None }")
+        );
     }
 
     #[test]
