@@ -27,7 +27,7 @@ fn caught(mutation: &str, scenario: &str) -> String {
 #[test]
 fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let bugs = all_seeded_bugs();
-    assert_eq!(bugs.len(), 31);
+    assert_eq!(bugs.len(), 32);
     for bug in &bugs {
         let scenario = Scenario::load(&Path::new("models").join(format!("{}.toml", bug.scenario)))
             .expect(bug.name);
@@ -37,7 +37,7 @@ fn every_seeded_bug_names_an_existing_scenario_of_its_protocol() {
     let raft = bugs.iter().filter(|b| b.protocol == ProtocolKind::Raft);
     assert_eq!(raft.count(), 14);
     let paxos = bugs.iter().filter(|b| b.protocol == ProtocolKind::Paxos);
-    assert_eq!(paxos.count(), 9);
+    assert_eq!(paxos.count(), 10);
 }
 
 #[test]
@@ -70,6 +70,14 @@ fn a_paxos_follower_that_breaks_its_lease_promise_is_caught() {
     let out = caught("paxos/promise-during-lease", "paxos-3-lease-lossy");
     assert_eq!(out, "lease exclusivity");
     let out = caught("paxos/acks-after-promise", "paxos-3-lease-lossy");
+    assert_eq!(out, "lease exclusivity");
+}
+
+/// A restarted node's quarantine: it may have acknowledged the leader just
+/// before it crashed, and that promise must outlive the crash.
+#[test]
+fn a_paxos_node_that_restarts_without_quarantine_is_caught() {
+    let out = caught("paxos/no-quarantine", "paxos-3-lease-pause-crash-recover");
     assert_eq!(out, "lease exclusivity");
 }
 

@@ -179,6 +179,21 @@ fn elect_check_runs_a_scenario_file() {
     );
 }
 
+/// A search flag given with a scenario file overrides that one setting:
+/// the file's depth bound and strategy stay.
+#[test]
+fn a_search_flag_overrides_only_its_own_setting_of_a_scenario_file() {
+    let out = elect(&[
+        "check",
+        "models/bully-halt-3-asynchronous.toml",
+        "--threads",
+        "1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("max depth 12,"), "{text}");
+}
+
 #[test]
 fn bad_scenario_files_are_one_line_errors() {
     let dir = tempfile::tempdir().expect("tempdir");

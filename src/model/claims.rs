@@ -671,7 +671,9 @@ impl Modelled for Paxos {
             SeededBug {
                 name: "paxos/no-quarantine",
                 what: "a restarted node answers prepares at once, though it may have promised its leader before the crash",
-                scenario: "paxos-3-lease-crash-recover",
+                // A crash alone leaves the other follower hearing the
+                // leader: the leader must be paused too.
+                scenario: "paxos-3-lease-pause-crash-recover",
                 tamper: Tamper::Deviation(Deviation::PaxosNoQuarantine),
             },
         ]
