@@ -68,11 +68,14 @@
 //! node with the majority behind the lease; that node promises only after
 //! its acknowledgement's promise has run out, later than the lease's end by
 //! the drift margin. So the next epoch's leader is decided — and can begin
-//! a lease — only after every lease of the epoch before has ended. Three
+//! a lease — only after every lease of the epoch before has ended. Four
 //! rules close the remaining gaps: a node that has promised a ballot of the
 //! next epoch acknowledges no round of the current one (it has joined the
 //! election that replaces it; and so that a stalled election is retried,
-//! the leader's heartbeats no longer hold it back); a node that starts or
+//! the leader's heartbeats no longer hold it back); a node that learns from
+//! a prepare that it leads the epoch before answers that prepare no more
+//! than any leader does (its lease counts its own acknowledgement, which a
+//! promise would give away); a node that starts or
 //! restarts has forgotten what it promised, so it keeps a promise to nobody
 //! for the promise's duration (the quarantine); and a leader that restarts
 //! stands down (above), so no acknowledgement from before its crash can
