@@ -217,6 +217,40 @@ fn bad_scenario_files_are_one_line_errors() {
     }
 }
 
+/// With a Paxos scenario, the report sets its state count beside the
+/// 16,668 states of Stateright's own Paxos example, as a multiple.
+#[test]
+fn the_report_sets_paxos_beside_stateright_s_own_example() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let out = elect(&[
+        "verify",
+        "--only",
+        "paxos-3-gst",
+        "--out",
+        &out_dir.path().display().to_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(out_dir.path().join("report.md")).expect("report.md");
+    let section = report
+        .split("## Paxos beside Stateright's own example")
+        .nth(1)
+        .expect("the Paxos section");
+    assert!(section.contains("pins 16668 unique states"), "{section}");
+    let row = section
+        .lines()
+        .find(|l| l.starts_with("| paxos-3-gst |"))
+        .expect("its row");
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let states: f64 = cells[3].parse().expect("a state count");
+    let times: f64 = cells[4].parse().expect("a multiple");
+    assert_eq!(times, (states / 16668.0).round(), "{row}");
+}
+
 #[test]
 fn elect_verify_writes_the_report_and_fails_on_a_wrong_expectation() {
     let models = tempfile::tempdir().expect("tempdir");
@@ -250,6 +284,7 @@ fn elect_verify_writes_the_report_and_fails_on_a_wrong_expectation() {
     let report = std::fs::read_to_string(out_dir.path().join("ok/report.md")).expect("report.md");
     assert!(report.contains("| [bully-3-recovery-timely]"), "{report}");
     assert!(report.contains("**violated**"), "{report}");
+    assert!(!report.contains("Paxos beside"), "no Paxos row: {report}");
     assert!(
         report.contains("<details><summary>single leader: counterexample"),
         "{report}"
