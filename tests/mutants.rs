@@ -5,7 +5,7 @@ use elect::model::all_seeded_bugs;
 use elect::protocols::ProtocolKind;
 use elect::verification::run::{self, Job};
 use elect::verification::scenario::Scenario;
-use elect::verification::verdict::{Expect, Outcome};
+use elect::verification::verdict::{Expect, Outcome, Strategy};
 use std::path::Path;
 
 fn caught(mutation: &str, scenario: &str) -> String {
@@ -22,6 +22,42 @@ fn caught(mutation: &str, scenario: &str) -> String {
         .find(|p| p.expect == Expect::Holds && p.outcome == Outcome::Violated)
         .map(|p| p.name.clone())
         .unwrap_or_else(|| panic!("{mutation} survived"))
+}
+
+/// A depth bound of `k` steps checks every state `k` steps from the start
+/// and none beyond: the seeded bug whose shortest counterexample has 5 steps
+/// is caught with `depth = 5` (in 5 steps) and not with `depth = 4`, where
+/// the verdict says the bound was reached. (Stateright counts the initial
+/// state as depth 1 and skips a state at its target depth unchecked, so a
+/// bound passed to it unchanged would check only `k - 2` steps.)
+#[test]
+fn a_depth_bound_of_k_steps_checks_paths_of_exactly_k_steps() {
+    let scenario =
+        Scenario::load(Path::new("models/ring-4-reliable-crash-stop-timely.toml")).expect("load");
+    let check = |depth: usize| {
+        let mut job = Job::from_scenario(&scenario);
+        job.options.keep_going = false;
+        job.options.seeded_bug = Some("ring/initiator-elects-itself".to_string());
+        job.options.strategy = Strategy::Bfs;
+        job.options.threads = 1;
+        job.options.depth = Some(depth);
+        job.liveness = false;
+        run::run_job(&job, &mut |_| {}).expect("run")
+    };
+    let within_5 = check(5);
+    let property = within_5
+        .property("highest live id leads")
+        .expect("property");
+    assert_eq!(property.outcome, Outcome::Violated);
+    let trace = property.trace.as_ref().expect("trace");
+    assert_eq!(trace.steps.len(), 5);
+    let within_4 = check(4);
+    let property = within_4
+        .property("highest live id leads")
+        .expect("property");
+    assert_eq!(property.outcome, Outcome::HoldsWithinBound);
+    assert_eq!(within_4.max_depth, 4);
+    assert!(within_4.bound_hit);
 }
 
 #[test]

@@ -57,7 +57,9 @@ pub struct CheckResult {
     pub states: usize,
     /// Distinct states (after symmetry reduction, if used).
     pub unique_states: usize,
-    /// The longest path explored.
+    /// The longest path explored, in steps from the initial state (the
+    /// initial state alone is 0), counting only paths whose last state was
+    /// checked.
     pub max_depth: usize,
     /// Wall-clock time of the Stateright check.
     pub seconds: f64,
@@ -246,8 +248,8 @@ pub fn run_job_for<P: Modelled>(
         ));
     }
     let mut builder = model.checker().threads(options.threads.max(1));
-    if let Some(depth) = options.depth {
-        builder = builder.target_max_depth(depth);
+    if let Some(steps) = options.depth {
+        builder = builder.target_max_depth(stateright_target(steps));
     }
     if let Some(timeout) = options.timeout {
         builder = builder.timeout(timeout);
@@ -362,7 +364,7 @@ fn with_stateright<P: Modelled, C: Checker<ElectionModel<P>>>(
         phase: Phase::Search,
         states: c.state_count(),
         unique_states: c.unique_state_count(),
-        max_depth: c.max_depth(),
+        max_depth: steps_explored(c.max_depth(), options.depth),
         elapsed: started.elapsed(),
     };
     let poll = Duration::from_millis(100);
@@ -393,7 +395,9 @@ fn with_stateright<P: Modelled, C: Checker<ElectionModel<P>>>(
     } else {
         None
     };
-    let depth_cut = options.depth.is_some_and(|d| checker.max_depth() >= d);
+    let depth_cut = options
+        .depth
+        .is_some_and(|steps| checker.max_depth() >= stateright_target(steps));
     let bound_hit = model.bound_was_hit() || depth_cut;
     let results = properties
         .iter()
@@ -415,13 +419,30 @@ fn with_stateright<P: Modelled, C: Checker<ElectionModel<P>>>(
         symmetry_used,
         states: checker.state_count(),
         unique_states: checker.unique_state_count(),
-        max_depth: checker.max_depth(),
+        max_depth: steps_explored(checker.max_depth(), options.depth),
         seconds,
         exhaustive: stopped.is_none(),
         bound_hit,
         properties: results,
         liveness: None,
     }
+}
+
+/// Stateright's `target_max_depth` for a bound of `steps` steps. Stateright
+/// gives the initial state depth 1 and skips a state whose depth reaches the
+/// target *before* checking its properties, so a target of `steps` would
+/// check only paths of `steps - 2` steps; `steps + 2` checks every state
+/// reached in at most `steps` steps and no state beyond.
+fn stateright_target(steps: usize) -> usize {
+    steps + 2
+}
+
+/// The longest path whose last state was checked, in steps, from Stateright's
+/// depth (the initial state is depth 1, and a state at the target depth is
+/// counted though it is skipped unchecked).
+fn steps_explored(stateright_depth: usize, bound: Option<usize>) -> usize {
+    let steps = stateright_depth.saturating_sub(1);
+    bound.map_or(steps, |bound| steps.min(bound))
 }
 
 /// Cuts a safety counterexample or sanity example at the first state that
