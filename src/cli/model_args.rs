@@ -4,6 +4,7 @@
 use super::Failure;
 use crate::model::{drift_ppm, ModelConfig, Naming, NetworkKind, Timing};
 use crate::protocols::ProtocolKind;
+use crate::topology::Links;
 use clap::Args;
 
 /// The model a check or an exploration runs on. Every flag left out takes the
@@ -34,6 +35,14 @@ pub struct ModelArgs {
     /// explicit heal step).
     #[arg(long, value_name = "K")]
     pub partitions: Option<usize>,
+    /// A fixed topology: only these links work, for good (`A-B` both ways,
+    /// `A>B` one way), e.g. --links "0-1 1-2" for a chain of three.
+    #[arg(long, value_name = "LINKS", value_parser = parse_links)]
+    pub links: Option<Links>,
+    /// Single-link failures allowed (each an explicit step, one way or both
+    /// ways, healed by another explicit step).
+    #[arg(long, value_name = "K")]
+    pub link_failures: Option<usize>,
     /// With --timing timed: pauses allowed (a node stops, as under SIGSTOP,
     /// while time goes on, then resumes where it stopped).
     #[arg(long, value_name = "K")]
@@ -118,6 +127,10 @@ impl ModelArgs {
         set(&mut c.recover, self.recover);
         set(&mut c.persist, self.persist);
         set(&mut c.partitions, self.partitions);
+        if self.links.is_some() {
+            c.links = self.links;
+        }
+        set(&mut c.link_failures, self.link_failures);
         set(&mut c.pauses, self.pauses);
         set(&mut c.timing, self.timing);
         if self.clock_given() {
@@ -169,6 +182,8 @@ impl ModelArgs {
             self.recover.is_some(),
             self.persist.is_some(),
             self.partitions.is_some(),
+            self.links.is_some(),
+            self.link_failures.is_some(),
             self.pauses.is_some(),
             self.timing.is_some(),
             self.gst.is_some(),
@@ -183,6 +198,11 @@ impl ModelArgs {
         ]
         .contains(&true)
     }
+}
+
+/// `--links "0-1 1-2"`: a topology.
+fn parse_links(text: &str) -> Result<Links, String> {
+    Links::parse(text).map_err(|e| e.to_string())
 }
 
 /// `--drift 0.05`: ε in parts per million.

@@ -108,6 +108,8 @@ fn seed_default() -> ModelConfig {
         recover: false,
         persist: true,
         partitions: 0,
+        links: None,
+        link_failures: 0,
         pauses: 0,
         timing: Timing::Timely,
         gst: true,

@@ -4,6 +4,7 @@
 use crate::protocols::lease::LeaseConfig;
 use crate::protocols::raft::RaftOptions;
 use crate::protocols::ProtocolKind;
+use crate::topology::Links;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -218,6 +219,16 @@ pub struct ModelConfig {
     /// (each split is an explicit step, healed by another explicit step).
     #[serde(default)]
     pub partitions: usize,
+    /// A fixed topology: only these directed links work, from the start
+    /// and for good (GST does not mend them): `"0-1 1-2 2>0"`, `A-B` both
+    /// ways and `A>B` one way. Every link when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Links>,
+    /// How many times a single working link may fail, one way or both
+    /// ways, in the whole execution (each failure an explicit step, healed
+    /// by another explicit step; GST heals every failed link).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub link_failures: usize,
     /// How many times a node may be paused in the whole execution (timed
     /// timing only): it takes no step while real time goes on, then
     /// resumes where it stopped, as a process does after SIGSTOP and
@@ -309,6 +320,15 @@ pub enum ConfigError {
     NoMessageInFlight,
     /// Partitions of a one-node cluster.
     PartitionsNeedTwoNodes,
+    /// Link failures of a one-node cluster.
+    LinkFailuresNeedTwoNodes,
+    /// A topology that names a node the cluster does not have.
+    LinksBeyondNodes {
+        /// The highest node id named, plus one.
+        span: usize,
+        /// The number of nodes.
+        nodes: usize,
+    },
     /// A stabilisation bound of zero steps.
     ZeroStabilizeWithin,
     /// Relative terms where a node can forget its term.
@@ -402,6 +422,15 @@ impl ConfigError {
             ConfigError::PartitionsNeedTwoNodes => {
                 format!("{} needs at least 2 nodes", n("partitions"))
             }
+            ConfigError::LinkFailuresNeedTwoNodes => {
+                format!("{} needs at least 2 nodes", n("link_failures"))
+            }
+            ConfigError::LinksBeyondNodes { span, nodes } => format!(
+                "{} names node {} but the cluster has {nodes} (ids 0 to {})",
+                n("links"),
+                span - 1,
+                nodes.saturating_sub(1)
+            ),
             ConfigError::ZeroStabilizeWithin => {
                 format!("{} must be at least 1 step", n("stabilize_within"))
             }
@@ -497,6 +526,15 @@ impl ModelConfig {
         }
         if self.partitions > 0 && self.nodes < 2 {
             return Err(ConfigError::PartitionsNeedTwoNodes);
+        }
+        if self.link_failures > 0 && self.nodes < 2 {
+            return Err(ConfigError::LinkFailuresNeedTwoNodes);
+        }
+        if let Some(span) = self.links.map(Links::span).filter(|&s| s > self.nodes) {
+            return Err(ConfigError::LinksBeyondNodes {
+                span,
+                nodes: self.nodes,
+            });
         }
         if self.stabilize_within == Some(0) {
             return Err(ConfigError::ZeroStabilizeWithin);
@@ -616,6 +654,16 @@ impl ModelConfig {
                 self.partitions,
                 if self.partitions == 1 { "" } else { "s" }
             ));
+        }
+        if self.link_failures > 0 {
+            parts.push(format!(
+                "{} link failure{}",
+                self.link_failures,
+                if self.link_failures == 1 { "" } else { "s" }
+            ));
+        }
+        if let Some(links) = self.links {
+            parts.push(format!("links {links}"));
         }
         if self.pauses > 0 {
             parts.push(format!(

@@ -26,6 +26,7 @@ pub use system::{
 
 use crate::leadership::{Leadership, Role};
 use crate::protocols::{Cluster, ProtocolKind, Terms, TimerRole};
+use crate::topology::Links;
 use clock::{Clock, Window};
 use seeded::Tamper;
 use stateright::actor::{
@@ -132,6 +133,9 @@ impl<P: Modelled> ElectionModel<P> {
         };
         let env = EnvOf::<P> {
             clock: (config.timing == Timing::Timed).then(|| Clock::new(config.nodes)),
+            absent: config.links.map_or(Links::NONE, |links| {
+                Links::complete(config.nodes).without(links)
+            }),
             ..EnvOf::<P>::default()
         };
         let inner = ActorModel::new((), env)
@@ -193,6 +197,13 @@ impl<P: Modelled> ElectionModel<P> {
     /// Whether crashed nodes may still recover in `state`.
     fn may_recover(&self, state: &System<P>) -> bool {
         self.config.recover && !state.env().after_gst()
+    }
+
+    /// Whether relabelling nodes is sound for this model: the protocol
+    /// allows it ([`crate::protocols::Protocol::SYMMETRIC`]) and no fixed
+    /// topology tells the nodes apart.
+    pub fn symmetric(&self) -> bool {
+        P::SYMMETRIC && self.config.links.is_none()
     }
 
     /// The liveness claims decided on this model's complete graph.
@@ -365,7 +376,7 @@ impl<P: Modelled> ElectionModel<P> {
         let watched_leader = (actor.timer_role(timer) == TimerRole::WatchesLeader)
             .then(|| state.0.actor_states[me].leader())
             .flatten()
-            .filter(|&leader| heartbeats_arrive && !state.env().separated(id, leader));
+            .filter(|&leader| heartbeats_arrive && !state.env().separated(leader, id));
         state.0.timers_set.iter().enumerate().any(|(i, timers)| {
             let other = Id::from(i);
             if other != id && !state.is_live(other) {
@@ -409,6 +420,48 @@ impl<P: Modelled> ElectionModel<P> {
             .network
             .iter_deliverable()
             .any(|e| state.is_live(e.dst))
+    }
+
+    /// The link steps the environment may take before GST: a failed link
+    /// heals (one way, or both ways where both failed), and, within the
+    /// budget, a working link fails one way or both ways.
+    fn link_steps(&self, env: &EnvOf<P>, actions: &mut Vec<Action<P>>) {
+        let n = self.config.nodes;
+        let pairs = || (0..n).flat_map(move |a| (0..n).map(move |b| (a, b)));
+        let step = |a: usize, b: usize, both_ways: bool, fails: bool| {
+            let (from, to) = (Id::from(a), Id::from(b));
+            if fails {
+                Step::LinkFails {
+                    from,
+                    to,
+                    both_ways,
+                }
+            } else {
+                Step::LinkHeals {
+                    from,
+                    to,
+                    both_ways,
+                }
+            }
+        };
+        let down = env.down;
+        for (a, b) in pairs().filter(|&(a, b)| down.contains(a, b)) {
+            actions.push(step(a, b, false, false));
+            if a < b && down.contains(b, a) {
+                actions.push(step(a, b, true, false));
+            }
+        }
+        if env.link_failures >= self.config.link_failures {
+            return;
+        }
+        let working =
+            |a: usize, b: usize| a != b && !env.absent.contains(a, b) && !down.contains(a, b);
+        for (a, b) in pairs().filter(|&(a, b)| working(a, b)) {
+            actions.push(step(a, b, false, true));
+            if a < b && working(b, a) {
+                actions.push(step(a, b, true, true));
+            }
+        }
     }
 
     /// Whether depositions by rejoining nodes are recorded: only where the
@@ -851,6 +904,7 @@ impl<P: Modelled> Model for ElectionModel<P> {
         } else if env.partitions < self.config.partitions {
             actions.extend(self.splits.iter().cloned().map(Step::Partition));
         }
+        self.link_steps(env, actions);
         if self.config.gst {
             actions.push(Step::Gst);
         }
@@ -958,10 +1012,38 @@ impl<P: Modelled> Model for ElectionModel<P> {
                 next.history.partition = None;
                 next
             }
+            Step::LinkFails {
+                from,
+                to,
+                both_ways,
+            } => {
+                let mut next = state.0.clone();
+                let (a, b) = (usize::from(from), usize::from(to));
+                next.history.down.insert(a, b);
+                if both_ways {
+                    next.history.down.insert(b, a);
+                }
+                next.history.link_failures += 1;
+                next
+            }
+            Step::LinkHeals {
+                from,
+                to,
+                both_ways,
+            } => {
+                let mut next = state.0.clone();
+                let (a, b) = (usize::from(from), usize::from(to));
+                next.history.down.remove(a, b);
+                if both_ways {
+                    next.history.down.remove(b, a);
+                }
+                next
+            }
             Step::Gst => {
                 let mut next = state.0.clone();
                 next.history.gst = true;
                 next.history.partition = None;
+                next.history.down = Links::NONE;
                 if let Some(clock) = &mut next.history.clock {
                     for i in 0..self.config.nodes {
                         clock.set_paused(i, false);

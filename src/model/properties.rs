@@ -64,20 +64,37 @@ pub struct LivenessClaim<P: Modelled> {
 /// - `stable leader after GST` (AF AG, when the model has GST): every path
 ///   after GST reaches such a state and stays in such states. Assumes the
 ///   timing rules that hold after GST (timely timers, fair heartbeats).
+///
+/// Under a fixed topology (`links`) the goal is
+/// [`one_leader_followed_by_the_quorum_connected`] instead: no election can
+/// reach a node cut off from a majority, so only the nodes that are
+/// connected to one are asked to follow.
 pub fn liveness_common<P: Modelled>(config: &ModelConfig) -> Vec<LivenessClaim<P>> {
+    let goal = election_goal::<P>(config);
     let mut claims = vec![LivenessClaim {
         name: RECOVERABILITY,
         kind: Liveness::Recoverability,
-        goal: one_leader_known_to_all::<P>,
+        goal,
     }];
     if config.gst {
         claims.push(LivenessClaim {
             name: "stable leader after GST",
             kind: Liveness::Stabilisation,
-            goal: one_leader_known_to_all::<P>,
+            goal,
         });
     }
     claims
+}
+
+/// The goal of an election in `config`: one leader known to all, or, under
+/// a fixed topology, one leader followed by every quorum-connected node.
+pub fn election_goal<P: Modelled>(
+    config: &ModelConfig,
+) -> fn(&ElectionModel<P>, &System<P>) -> bool {
+    match config.links {
+        Some(_) => one_leader_followed_by_the_quorum_connected::<P>,
+        None => one_leader_known_to_all::<P>,
+    }
 }
 
 /// The name of the recoverability claim.
@@ -250,6 +267,44 @@ pub fn one_leader_known_to_all<P: Modelled>(_: &ElectionModel<P>, state: &System
     match (leaders.next(), leaders.next()) {
         (Some(leader), None) => state
             .live()
+            .all(|(_, s)| s.has_settled() && s.leader() == Some(leader)),
+        _ => false,
+    }
+}
+
+/// The goal of an election on a partly connected network (Omni-Paxos's
+/// notion): take the live nodes that are *quorum-connected* — each has
+/// working links both ways with enough live nodes that, with itself, they
+/// are a majority of the cluster. Exactly one of them leads, and every one
+/// of them has settled on it. Nodes that are not quorum-connected are left
+/// out, whatever they believe; when no node is quorum-connected no election
+/// can succeed and the goal asks nothing.
+pub fn one_leader_followed_by_the_quorum_connected<P: Modelled>(
+    model: &ElectionModel<P>,
+    state: &System<P>,
+) -> bool {
+    let n = model.config.nodes;
+    let env = state.env();
+    let mut links = crate::topology::Links::NONE;
+    for a in 0..n {
+        for b in (0..n).filter(|&b| b != a) {
+            if !env.separated(Id::from(a), Id::from(b)) {
+                links.insert(a, b);
+            }
+        }
+    }
+    let connected = links.quorum_connected(n, |i| state.is_live(Id::from(i)));
+    let members: Vec<(Id, &P::State)> = state
+        .live()
+        .filter(|(id, _)| connected[usize::from(*id)])
+        .collect();
+    if members.is_empty() {
+        return true;
+    }
+    let mut leaders = members.iter().filter(|(_, s)| s.role() == Role::Leader);
+    match (leaders.next(), leaders.next()) {
+        (Some(&(leader, _)), None) => members
+            .iter()
             .all(|(_, s)| s.has_settled() && s.leader() == Some(leader)),
         _ => false,
     }

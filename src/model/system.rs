@@ -4,6 +4,7 @@ use super::clock::Clock;
 use super::ModelNode;
 use crate::leadership::{node_name, Leadership, Role};
 use crate::protocols::Protocol;
+use crate::topology::Links;
 use serde::Serialize;
 use stateright::actor::{Actor, ActorModelAction, ActorModelState, Id, Network};
 use stateright::{Representative, Rewrite, RewritePlan};
@@ -26,6 +27,14 @@ pub struct Env<M, T> {
     /// While the network is split: which side each node is on. Normalised
     /// so that node 0 is on side `false`.
     pub partition: Option<Vec<bool>>,
+    /// The directed links the fixed topology lacks (`links` in the
+    /// configuration). Set once at the start and never changed, so it adds
+    /// no distinction between states.
+    pub absent: Links,
+    /// The directed links that have failed and not healed yet.
+    pub down: Links,
+    /// Link failures so far, against the budget.
+    pub link_failures: usize,
     /// Whether the GST step has been taken.
     pub gst: bool,
     /// Every (term, node) seen acting as leader during the execution (term
@@ -79,6 +88,9 @@ impl<M, T> Default for Env<M, T> {
             partitions: 0,
             pauses: 0,
             partition: None,
+            absent: Links::NONE,
+            down: Links::NONE,
+            link_failures: 0,
             gst: false,
             leaders: BTreeSet::new(),
             ignored_higher_term: false,
@@ -100,12 +112,16 @@ impl<M, T> Default for Env<M, T> {
 pub type EnvOf<P> = Env<<P as Actor>::Msg, <P as Actor>::Timer>;
 
 impl<M, T> Env<M, T> {
-    /// Whether the partition keeps `a` and `b` apart.
-    pub fn separated(&self, a: Id, b: Id) -> bool {
-        match &self.partition {
-            Some(side) => side.get(usize::from(a)) != side.get(usize::from(b)),
+    /// Whether a message from `src` cannot reach `dst`: the partition
+    /// keeps them apart, or the link from `src` to `dst` is missing from
+    /// the topology or has failed.
+    pub fn separated(&self, src: Id, dst: Id) -> bool {
+        let (from, to) = (usize::from(src), usize::from(dst));
+        let split = match &self.partition {
+            Some(side) => side.get(from) != side.get(to),
             None => false,
-        }
+        };
+        split || self.absent.contains(from, to) || self.down.contains(from, to)
     }
 
     /// Whether the GST step has been taken.
@@ -143,6 +159,13 @@ impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Env<M, T> {
                 .partition
                 .as_ref()
                 .map(|side| normalise(reindex(side, plan, false))),
+            absent: self
+                .absent
+                .renamed(|i| usize::from(plan.rewrite(&Id::from(i)))),
+            down: self
+                .down
+                .renamed(|i| usize::from(plan.rewrite(&Id::from(i)))),
+            link_failures: self.link_failures,
             gst: self.gst,
             leaders: self.leaders.rewrite(plan),
             ignored_higher_term: self.ignored_higher_term,
@@ -185,6 +208,25 @@ pub enum Step<M, T, R> {
     Partition(Vec<bool>),
     /// The split ends.
     Heal,
+    /// The link from `from` to `to` fails (and the one back too, when
+    /// `both_ways`): messages on it, in flight or sent later, are lost.
+    LinkFails {
+        /// The sending end.
+        from: Id,
+        /// The receiving end.
+        to: Id,
+        /// Whether the link back fails with it.
+        both_ways: bool,
+    },
+    /// A failed link works again (both ways, when `both_ways`).
+    LinkHeals {
+        /// The sending end.
+        from: Id,
+        /// The receiving end.
+        to: Id,
+        /// Whether the link back heals with it.
+        both_ways: bool,
+    },
     /// Global stabilisation time: from now on no crash, recovery, loss or
     /// partition, and timing is timely (under timed timing, which is
     /// synchronous throughout, only the faults end).
@@ -335,6 +377,12 @@ impl<P: Protocol> fmt::Debug for System<P> {
         if let Some(side) = &env.partition {
             writeln!(f, "network split: {}", describe_partition(side))?;
         }
+        if !env.absent.is_empty() {
+            writeln!(f, "links missing from the topology: {}", env.absent)?;
+        }
+        if !env.down.is_empty() {
+            writeln!(f, "links failed: {}", env.down)?;
+        }
         if env.gst {
             writeln!(f, "after GST")?;
         }
@@ -355,6 +403,12 @@ impl<P: Protocol> fmt::Debug for System<P> {
         }
         Ok(())
     }
+}
+
+/// `n0 → n1`, or `n0 ↔ n1` both ways.
+fn describe_link(from: Id, to: Id, both_ways: bool) -> String {
+    let arrow = if both_ways { "↔" } else { "→" };
+    format!("{} {arrow} {}", node_name(from), node_name(to))
 }
 
 /// `{n0,n1} | {n2}`.
@@ -397,7 +451,7 @@ pub fn in_flight<M: Eq + Hash>(
 
 /// What kind of step an action is, for the coverage count: `deliver Vote`,
 /// `lose Vote`, `fire Election`, `crash`, `recover`, `split`, `heal`,
-/// `GST`, `tick`, `start`, `pause`, `resume`. Written into `out` (cleared first), so that counting
+/// `link fails`, `link heals`, `GST`, `tick`, `start`, `pause`, `resume`. Written into `out` (cleared first), so that counting
 /// millions of steps allocates only for kinds not seen before.
 pub fn action_kind<P: Protocol>(action: &Action<P>, out: &mut String) {
     use std::fmt::Write;
@@ -413,6 +467,8 @@ pub fn action_kind<P: Protocol>(action: &Action<P>, out: &mut String) {
         Step::Actor(ActorModelAction::SelectRandom { .. }) => out.write_str("choose"),
         Step::Partition(_) => out.write_str("split"),
         Step::Heal => out.write_str("heal"),
+        Step::LinkFails { .. } => out.write_str("link fails"),
+        Step::LinkHeals { .. } => out.write_str("link heals"),
         Step::Gst => out.write_str("GST"),
         Step::Tick => out.write_str("tick"),
         Step::Start(_) => out.write_str("start"),
@@ -443,10 +499,42 @@ pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
         }
         Step::Partition(side) => format!("network splits: {}", describe_partition(side)),
         Step::Heal => "network heals".into(),
+        Step::LinkFails {
+            from,
+            to,
+            both_ways,
+        } => format!("link {} fails", describe_link(*from, *to, *both_ways)),
+        Step::LinkHeals {
+            from,
+            to,
+            both_ways,
+        } => format!("link {} heals", describe_link(*from, *to, *both_ways)),
         Step::Gst => "GST: from now on no faults".into(),
         Step::Tick => "⏲ 1 tick passes".into(),
         Step::Start(id) => format!("{} starts", node_name(*id)),
         Step::Pause(id) => format!("{} is paused", node_name(*id)),
         Step::Resume(id) => format!("{} resumes", node_name(*id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link is directed: a one-way cut or a missing one-way link stops
+    /// messages from one end only, and a split stops both.
+    #[test]
+    fn separation_follows_the_direction_of_each_link() {
+        let mut env: Env<(), ()> = Env {
+            absent: Links::parse("2>0").expect("links"),
+            ..Env::default()
+        };
+        env.down.insert(0, 1);
+        let sep = |env: &Env<(), ()>, a: usize, b: usize| env.separated(Id::from(a), Id::from(b));
+        assert!(sep(&env, 2, 0) && !sep(&env, 0, 2));
+        assert!(sep(&env, 0, 1) && !sep(&env, 1, 0));
+        assert!(!sep(&env, 1, 2) && !sep(&env, 2, 1));
+        env.partition = Some(vec![false, false, true]);
+        assert!(sep(&env, 1, 2) && sep(&env, 2, 1) && !sep(&env, 1, 0));
     }
 }

@@ -209,7 +209,7 @@ pub fn check<P: Modelled>(
     progress: &mut dyn FnMut(Progress),
 ) -> Explored<P> {
     let started = Instant::now();
-    let symmetry = search.symmetry && P::SYMMETRIC;
+    let symmetry = search.symmetry && model.symmetric();
     let claims = model.liveness_claims();
     let limits = Limits {
         max_states: search.max_states,

@@ -230,7 +230,7 @@ pub fn run_job_for<P: Modelled>(
         .map(|p| p.name)
         .collect();
     let options = &job.options;
-    let symmetry = options.symmetry && P::SYMMETRIC;
+    let symmetry = options.symmetry && model.symmetric();
     progress(Progress {
         phase: if job.liveness {
             Phase::Liveness
