@@ -86,7 +86,8 @@ caught), 1 otherwise.
 Examples:
   elect verify
   elect verify --only raft --symmetry
-  elect verify --mutants --symmetry        # the seeded bugs too, and the symmetry reduction";
+  elect verify --mutants --symmetry        # the seeded bugs too, and the symmetry reduction
+  elect verify --only none --topologies    # every topology of 3 nodes for every protocol";
 
 const FAULT_HELP: &str = "\
 Fault commands are accepted only from loopback, or, when the nodes have a

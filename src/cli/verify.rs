@@ -28,6 +28,10 @@ pub struct VerifyArgs {
     /// Also measure Raft's state counts with and without symmetry reduction.
     #[arg(long)]
     pub symmetry: bool,
+    /// Also check every topology of 3 nodes (each set of directed links)
+    /// for every protocol row.
+    #[arg(long)]
+    pub topologies: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -40,6 +44,9 @@ pub fn verify(args: VerifyArgs) -> Result<bool, Failure> {
     }
     if args.symmetry {
         command.push_str(" --symmetry");
+    }
+    if args.topologies {
+        command.push_str(" --topologies");
     }
     if let Some(only) = &args.only {
         command.push_str(&format!(" --only {only}"));
@@ -85,8 +92,11 @@ pub fn verify(args: VerifyArgs) -> Result<bool, Failure> {
     let report = matrix::verify(
         &args.models,
         args.only.as_deref(),
-        args.mutants,
-        args.symmetry,
+        matrix::Extras {
+            mutants: args.mutants,
+            symmetry: args.symmetry,
+            topologies: args.topologies,
+        },
         command,
         &mut on_scenario,
         &mut on_mutant,
@@ -113,6 +123,12 @@ pub fn verify(args: VerifyArgs) -> Result<bool, Failure> {
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
+        if let Some(table) = &report.topologies {
+            println!("every topology of {} nodes:", table.nodes);
+            for line in crate::verification::topologies::summary_lines(table) {
+                println!("  {line}");
+            }
+        }
         let met = report.scenarios.iter().filter(|r| r.all_met()).count();
         println!(
             "{met} of {} scenarios as expected{}; {:.0} s",

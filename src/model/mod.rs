@@ -86,6 +86,8 @@ pub struct ElectionModel<P: Modelled> {
     properties: Vec<Property<ElectionModel<P>>>,
     /// Every way to split the nodes into two non-empty sides.
     splits: Vec<Vec<bool>>,
+    /// Whether the bounds still apply after GST (see [`Self::beyond`]).
+    bounded_after_gst: bool,
     /// Set when some successor state was cut off by a bound, so that "holds"
     /// can be reported honestly as "holds within bound".
     bound_hit: Arc<AtomicBool>,
@@ -157,11 +159,15 @@ impl<P: Modelled> ElectionModel<P> {
                     .collect()
             })
             .collect();
+        let bounded_after_gst = config
+            .links
+            .is_some_and(|links| links.quorum_connected(n, |_| true).contains(&false));
         ElectionModel {
             inner,
             config,
             properties,
             splits,
+            bounded_after_gst,
             bound_hit: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -179,9 +185,13 @@ impl<P: Modelled> ElectionModel<P> {
     /// only on a quiet network, so every burst of messages dies out and
     /// terms rise by at most one election before the nodes agree — the
     /// graph after GST is finite without them (and the liveness check's cap
-    /// on states is the safety net if a protocol broke that).
+    /// on states is the safety net if a protocol broke that). The argument
+    /// fails under a fixed topology that leaves some node without links
+    /// both ways to a majority: GST mends no link of the topology, and such
+    /// a node never comes to agree — it may stand for election for ever,
+    /// its term rising without end. There the bounds stay.
     pub fn beyond(&self, state: &System<P>) -> Option<Bound> {
-        if state.env().after_gst() {
+        if state.env().after_gst() && !self.bounded_after_gst {
             return None;
         }
         if state.in_flight() > self.config.max_in_flight {

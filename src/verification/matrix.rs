@@ -3,6 +3,7 @@
 
 use super::run::{self, CheckError, CheckResult, Job};
 use super::scenario::{Scenario, ScenarioError};
+use super::topologies::{self, TopologyTable};
 use super::verdict::{Expect, Kind, Outcome, Strategy};
 use crate::protocols::ProtocolKind;
 use serde::Serialize;
@@ -87,6 +88,9 @@ pub struct Report {
     pub mutants: Vec<MutantResult>,
     /// The symmetry measurements, when asked for.
     pub symmetry: Vec<SymmetryRow>,
+    /// Every topology of 3 nodes for every protocol row, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topologies: Option<TopologyTable>,
 }
 
 impl Report {
@@ -425,6 +429,10 @@ pub fn render_markdown(report: &Report) -> String {
         let _ = writeln!(out);
     }
 
+    if let Some(table) = &report.topologies {
+        out.push_str(&topologies::render_markdown(table));
+    }
+
     let _ = writeln!(out, "## Scenarios and counterexamples\n");
     for r in &report.scenarios {
         let _ = writeln!(out, "### {}\n", r.name);
@@ -472,12 +480,22 @@ pub fn machine_description() -> String {
     format!("{cores} cores, {memory}")
 }
 
+/// What `elect verify` checks besides the scenarios.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extras {
+    /// Every seeded bug.
+    pub mutants: bool,
+    /// Raft's state counts with and without symmetry reduction.
+    pub symmetry: bool,
+    /// Every topology of 3 nodes for every protocol row.
+    pub topologies: bool,
+}
+
 /// Runs everything `elect verify` asks for.
 pub fn verify(
     models: &Path,
     only: Option<&str>,
-    mutants: bool,
-    symmetry: bool,
+    extras: Extras,
     command: String,
     on_scenario: &mut dyn FnMut(&CheckResult),
     on_mutant: &mut dyn FnMut(&MutantResult),
@@ -488,19 +506,26 @@ pub fn verify(
         .into_iter()
         .filter(|s| selected(&s.name))
         .collect();
-    if scenarios.is_empty() {
+    if scenarios.is_empty() && !extras.topologies {
         return Err(VerifyError::NoScenarios(models.to_path_buf()));
     }
     let results = run_scenarios(&scenarios, on_scenario)?;
-    let mutants = if mutants {
+    let mutants = if extras.mutants {
         run_mutants(models, &selected, on_mutant)
     } else {
         Vec::new()
     };
-    let symmetry = if symmetry {
+    let symmetry = if extras.symmetry {
         compare_symmetry(&scenarios)?
     } else {
         Vec::new()
+    };
+    let topologies = if extras.topologies {
+        Some(topologies::check_every_topology(3, &mut |row, seconds| {
+            eprintln!("✓ every topology of 3 nodes: {row:<32} {seconds:>7.1} s")
+        })?)
+    } else {
+        None
     };
     Ok(Report {
         command,
@@ -510,5 +535,6 @@ pub fn verify(
         scenarios: results,
         mutants,
         symmetry,
+        topologies,
     })
 }

@@ -6,15 +6,17 @@
 //! - [`liveness`]: sound liveness (recoverability) over the complete graph;
 //! - [`scenario`]: scenario files in `models/`;
 //! - [`matrix`]: `elect verify` — every scenario, the seeded bugs, symmetry;
+//! - [`topologies`]: every topology of a small cluster, for every protocol;
 //! - [`report`], [`trace`]: results and counterexamples for people.
 //!
 //! Dependencies run one way: `verdict` ← `scenario`, `liveness`, `trace` ←
-//! `run` ← `matrix`, `report`.
+//! `run` ← `topologies` ← `matrix`, `report`.
 
 pub mod liveness;
 pub mod matrix;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod topologies;
 pub mod trace;
 pub mod verdict;
