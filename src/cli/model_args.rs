@@ -39,6 +39,10 @@ pub struct ModelArgs {
     /// `A>B` one way), e.g. --links "0-1 1-2" for a chain of three.
     #[arg(long, value_name = "LINKS", value_parser = parse_links)]
     pub links: Option<Links>,
+    /// A change of topology that may happen once, before GST, as an
+    /// explicit step: from then on only these links work.
+    #[arg(long, value_name = "LINKS", value_parser = parse_links)]
+    pub links_after: Option<Links>,
     /// Single-link failures allowed (each an explicit step, one way or both
     /// ways, healed by another explicit step).
     #[arg(long, value_name = "K")]
@@ -130,6 +134,9 @@ impl ModelArgs {
         if self.links.is_some() {
             c.links = self.links;
         }
+        if self.links_after.is_some() {
+            c.links_after = self.links_after;
+        }
         set(&mut c.link_failures, self.link_failures);
         set(&mut c.pauses, self.pauses);
         set(&mut c.timing, self.timing);
@@ -183,6 +190,7 @@ impl ModelArgs {
             self.persist.is_some(),
             self.partitions.is_some(),
             self.links.is_some(),
+            self.links_after.is_some(),
             self.link_failures.is_some(),
             self.pauses.is_some(),
             self.timing.is_some(),

@@ -109,6 +109,7 @@ fn seed_default() -> ModelConfig {
         persist: true,
         partitions: 0,
         links: None,
+        links_after: None,
         link_failures: 0,
         pauses: 0,
         timing: Timing::Timely,

@@ -224,6 +224,13 @@ pub struct ModelConfig {
     /// ways and `A>B` one way. Every link when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<Links>,
+    /// A change of topology that may happen once, before GST, as an
+    /// explicit step ("the links change"): from then on only these links
+    /// work, for good. It lets a scenario elect a leader on one topology
+    /// and then take links away from it, as Omni-Paxos's quorum-loss and
+    /// constrained-election scenarios do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links_after: Option<Links>,
     /// How many times a single working link may fail, one way or both
     /// ways, in the whole execution (each failure an explicit step, healed
     /// by another explicit step; GST heals every failed link).
@@ -530,7 +537,8 @@ impl ModelConfig {
         if self.link_failures > 0 && self.nodes < 2 {
             return Err(ConfigError::LinkFailuresNeedTwoNodes);
         }
-        if let Some(span) = self.links.map(Links::span).filter(|&s| s > self.nodes) {
+        let span = self.links.into_iter().chain(self.links_after).map(Links::span).max();
+        if let Some(span) = span.filter(|&s| s > self.nodes) {
             return Err(ConfigError::LinksBeyondNodes {
                 span,
                 nodes: self.nodes,
@@ -664,6 +672,9 @@ impl ModelConfig {
         }
         if let Some(links) = self.links {
             parts.push(format!("links {links}"));
+        }
+        if let Some(links) = self.links_after {
+            parts.push(format!("then links {links}"));
         }
         if self.pauses > 0 {
             parts.push(format!(

@@ -161,7 +161,9 @@ impl<P: Modelled> ElectionModel<P> {
             .collect();
         let bounded_after_gst = config
             .links
-            .is_some_and(|links| links.quorum_connected(n, |_| true).contains(&false));
+            .into_iter()
+            .chain(config.links_after)
+            .any(|links| links.quorum_connected(n, |_| true).contains(&false));
         ElectionModel {
             inner,
             config,
@@ -213,7 +215,7 @@ impl<P: Modelled> ElectionModel<P> {
     /// allows it ([`crate::protocols::Protocol::SYMMETRIC`]) and no fixed
     /// topology tells the nodes apart.
     pub fn symmetric(&self) -> bool {
-        P::SYMMETRIC && self.config.links.is_none()
+        P::SYMMETRIC && self.config.links.is_none() && self.config.links_after.is_none()
     }
 
     /// The liveness claims decided on this model's complete graph.
@@ -915,6 +917,9 @@ impl<P: Modelled> Model for ElectionModel<P> {
             actions.extend(self.splits.iter().cloned().map(Step::Partition));
         }
         self.link_steps(env, actions);
+        if let (Some(links), false) = (self.config.links_after, env.relinked) {
+            actions.push(Step::Relink(links));
+        }
         if self.config.gst {
             actions.push(Step::Gst);
         }
@@ -1034,6 +1039,12 @@ impl<P: Modelled> Model for ElectionModel<P> {
                     next.history.down.insert(b, a);
                 }
                 next.history.link_failures += 1;
+                next
+            }
+            Step::Relink(links) => {
+                let mut next = state.0.clone();
+                next.history.absent = Links::complete(self.config.nodes).without(links);
+                next.history.relinked = true;
                 next
             }
             Step::LinkHeals {

@@ -65,7 +65,7 @@ pub struct LivenessClaim<P: Modelled> {
 ///   after GST reaches such a state and stays in such states. Assumes the
 ///   timing rules that hold after GST (timely timers, fair heartbeats).
 ///
-/// Under a fixed topology (`links`) the goal is
+/// Under a fixed topology (`links`, or `links_after` once it applies) the goal is
 /// [`one_leader_followed_by_the_quorum_connected`] instead: no election can
 /// reach a node cut off from a majority, so only the nodes that are
 /// connected to one are asked to follow.
@@ -91,9 +91,9 @@ pub fn liveness_common<P: Modelled>(config: &ModelConfig) -> Vec<LivenessClaim<P
 pub fn election_goal<P: Modelled>(
     config: &ModelConfig,
 ) -> fn(&ElectionModel<P>, &System<P>) -> bool {
-    match config.links {
-        Some(_) => one_leader_followed_by_the_quorum_connected::<P>,
-        None => one_leader_known_to_all::<P>,
+    match (config.links, config.links_after) {
+        (None, None) => one_leader_known_to_all::<P>,
+        _ => one_leader_followed_by_the_quorum_connected::<P>,
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Env<M, T> {
     pub down: Links,
     /// Link failures so far, against the budget.
     pub link_failures: usize,
+    /// Whether the one change of topology (`links_after`) has happened.
+    pub relinked: bool,
     /// Whether the GST step has been taken.
     pub gst: bool,
     /// Every (term, node) seen acting as leader during the execution (term
@@ -91,6 +93,7 @@ impl<M, T> Default for Env<M, T> {
             absent: Links::NONE,
             down: Links::NONE,
             link_failures: 0,
+            relinked: false,
             gst: false,
             leaders: BTreeSet::new(),
             ignored_higher_term: false,
@@ -166,6 +169,7 @@ impl<M: Ord + Clone + Rewrite<Id>, T: Ord + Clone> Rewrite<Id> for Env<M, T> {
                 .down
                 .renamed(|i| usize::from(plan.rewrite(&Id::from(i)))),
             link_failures: self.link_failures,
+            relinked: self.relinked,
             gst: self.gst,
             leaders: self.leaders.rewrite(plan),
             ignored_higher_term: self.ignored_higher_term,
@@ -218,6 +222,9 @@ pub enum Step<M, T, R> {
         /// Whether the link back fails with it.
         both_ways: bool,
     },
+    /// The topology changes, once: from now on only the links of
+    /// `links_after` work.
+    Relink(Links),
     /// A failed link works again (both ways, when `both_ways`).
     LinkHeals {
         /// The sending end.
@@ -451,7 +458,7 @@ pub fn in_flight<M: Eq + Hash>(
 
 /// What kind of step an action is, for the coverage count: `deliver Vote`,
 /// `lose Vote`, `fire Election`, `crash`, `recover`, `split`, `heal`,
-/// `link fails`, `link heals`, `GST`, `tick`, `start`, `pause`, `resume`. Written into `out` (cleared first), so that counting
+/// `link fails`, `link heals`, `links change`, `GST`, `tick`, `start`, `pause`, `resume`. Written into `out` (cleared first), so that counting
 /// millions of steps allocates only for kinds not seen before.
 pub fn action_kind<P: Protocol>(action: &Action<P>, out: &mut String) {
     use std::fmt::Write;
@@ -469,6 +476,7 @@ pub fn action_kind<P: Protocol>(action: &Action<P>, out: &mut String) {
         Step::Heal => out.write_str("heal"),
         Step::LinkFails { .. } => out.write_str("link fails"),
         Step::LinkHeals { .. } => out.write_str("link heals"),
+        Step::Relink(_) => out.write_str("links change"),
         Step::Gst => out.write_str("GST"),
         Step::Tick => out.write_str("tick"),
         Step::Start(_) => out.write_str("start"),
@@ -509,6 +517,7 @@ pub fn describe_action<P: Protocol>(action: &Action<P>) -> String {
             to,
             both_ways,
         } => format!("link {} heals", describe_link(*from, *to, *both_ways)),
+        Step::Relink(links) => format!("the links change: only {links} work from now on"),
         Step::Gst => "GST: from now on no faults".into(),
         Step::Tick => "⏲ 1 tick passes".into(),
         Step::Start(id) => format!("{} starts", node_name(*id)),
