@@ -537,7 +537,12 @@ impl ModelConfig {
         if self.link_failures > 0 && self.nodes < 2 {
             return Err(ConfigError::LinkFailuresNeedTwoNodes);
         }
-        let span = self.links.into_iter().chain(self.links_after).map(Links::span).max();
+        let span = self
+            .links
+            .into_iter()
+            .chain(self.links_after)
+            .map(Links::span)
+            .max();
         if let Some(span) = span.filter(|&s| s > self.nodes) {
             return Err(ConfigError::LinksBeyondNodes {
                 span,
